@@ -1,0 +1,78 @@
+# predictive-segments: `make build` and `make test` are all a new user needs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Demo data and warehouse of `make build`.
+CUSTOMERS ?= 100000
+SEED ?= 42
+SEGMENTS_RAW_DIR ?= data/raw
+SEGMENTS_DB ?= warehouse.duckdb
+export SEGMENTS_RAW_DIR SEGMENTS_DB
+
+# Small data set and its own warehouse for `make test`.
+CI_CUSTOMERS ?= 5000
+CI_SEED ?= 7
+CI_DIR := target/ci
+CI_RAW_DIR := $(CI_DIR)/raw
+CI_DB := $(CI_DIR)/ci.duckdb
+
+DBT := $(BIN)/dbt
+DBT_FLAGS := --profiles-dir . --project-dir .
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: help setup demo-data build test lint unit ci-data ci-build integration clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "predictive-segments needs Python 3.11 (found " + sys.version.split()[0] + "); run make PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+setup: $(STAMP)  ## Create .venv with the pinned dependencies (only when missing or stale)
+
+demo-data: setup  ## Generate demo data into SEGMENTS_RAW_DIR unless it is there for CUSTOMERS and SEED
+	@$(BIN)/python -m predictive_segments.synth --skip-if-present --customers $(CUSTOMERS) --seed $(SEED) --out $(SEGMENTS_RAW_DIR)
+
+build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_DB)
+	$(DBT) build $(DBT_FLAGS)
+	@echo
+	@echo "Warehouse built: $(SEGMENTS_DB)"
+	@echo "Query it from any DuckDB client, for example:"
+	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from feat_customers limit 5'))\""
+	@echo "Tables: stg_shop__* (clean raw data), int_raw_rows_quarantined (refused rows and why),"
+	@echo "        feat_customers (features as of as_of_date), lbl_* (training labels)."
+
+lint: setup  ## ruff and sqlfluff
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	SEGMENTS_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models analyses snapshots tests --processes 2
+
+unit: setup  ## Unit tests of the Python package
+	$(BIN)/python -m pytest tests/python -q
+
+ci-data: setup
+	@$(BIN)/python -m predictive_segments.synth --skip-if-present --customers $(CI_CUSTOMERS) --seed $(CI_SEED) --out $(CI_RAW_DIR)
+
+ci-build: ci-data  ## dbt build with every data test and the negative fixtures, on small data
+	rm -f $(CI_DB) $(CI_DB).wal
+	SEGMENTS_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_DB=$(CI_DB) DBT_TARGET_PATH=target/ci/dbt \
+		$(DBT) build $(DBT_FLAGS) --vars '{enable_test_fixtures: true}'
+
+integration: ci-build  ## Tests that read the CI warehouse and run their own small builds
+	SEGMENTS_CI_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_CI_DB=$(CI_DB) $(BIN)/python -m pytest tests/integration -q
+
+test: lint unit integration  ## Set up, lint, unit tests, dbt build with all tests on CI-size data
+
+clean:  ## Remove build output (keeps .venv and data)
+	rm -rf target logs $(SEGMENTS_DB) $(SEGMENTS_DB).wal

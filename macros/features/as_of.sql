@@ -1,0 +1,77 @@
+{#
+    Time: everything is computed as of one date (var 'as_of_date'). Features
+    use rows strictly before a cutoff; labels use the window that starts on
+    it. Training rows use earlier cutoffs, so that their label windows end on
+    or before as_of_date and nothing after it is ever read.
+#}
+
+{% macro as_of_date() -%}
+    {#- The as-of date as 'YYYY-MM-DD'. Default: the last staged order date. -#}
+    {%- set configured = var('as_of_date', none) -%}
+    {%- if configured -%}
+        {%- set parsed = modules.datetime.datetime.strptime(
+            configured | string, '%Y-%m-%d') -%}
+        {{ return(parsed.strftime('%Y-%m-%d')) }}
+    {%- endif -%}
+    {%- set orders = ref('stg_shop__orders') -%}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return('1970-01-01') }}
+    {%- endif -%}
+    {%- set result = run_query(
+        'select cast(max(ordered_date) as ' ~ dbt.type_string() ~ ') from '
+        ~ orders) -%}
+    {%- set last_order_date = result.columns[0].values()[0] -%}
+    {%- if last_order_date is none -%}
+        {{ exceptions.raise_compiler_error(
+            "No valid orders were staged, so there is no default as_of_date. "
+            ~ "Check int_raw_rows_quarantined for why the orders were "
+            ~ "refused, or pass --vars '{as_of_date: YYYY-MM-DD}'.") }}
+    {%- endif -%}
+    {{ return(last_order_date) }}
+{%- endmacro %}
+
+
+{% macro shift_date(date_string, days) -%}
+    {#- 'YYYY-MM-DD' plus a number of days (negative to go back). -#}
+    {%- set parsed = modules.datetime.datetime.strptime(date_string, '%Y-%m-%d') -%}
+    {{ return((parsed + modules.datetime.timedelta(days=days | int)).strftime('%Y-%m-%d')) }}
+{%- endmacro %}
+
+
+{% macro training_cutoffs() -%}
+    {#- {label: cutoff date} for each training label, before as_of_date. -#}
+    {%- set as_of = as_of_date() -%}
+    {{ return({
+        'purchase': shift_date(as_of, -(var('propensity_window_days') | int)),
+        'churn': shift_date(as_of, -(var('churn_window_days') | int)),
+        'clv': shift_date(as_of, -(var('clv_horizon_days') | int)),
+    }) }}
+{%- endmacro %}
+
+
+{% macro feature_cutoffs() -%}
+    {#- Every date features are computed at: as_of_date and training cutoffs. -#}
+    {%- set dates = [as_of_date()] -%}
+    {%- for cutoff in training_cutoffs().values() -%}
+        {%- if cutoff not in dates -%}{%- do dates.append(cutoff) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(dates | sort) }}
+{%- endmacro %}
+
+
+{% macro date_literal(date_string) -%}
+    cast('{{ date_string }}' as date)
+{%- endmacro %}
+
+
+{% macro cutoffs_relation(dates) -%}
+    {#- A relation with one row per cutoff: cutoff_date, cutoff_at. -#}
+    {%- for date_string in dates %}
+    select
+        {{ date_literal(date_string) }} as cutoff_date,
+        cast('{{ date_string }}' as {{ dbt.type_timestamp() }}) as cutoff_at
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,27 @@
+{#- Small expressions shared by the feature models. -#}
+
+{% macro days_before(event_date, cutoff_date) -%}
+    {{ dbt.datediff(event_date, cutoff_date, 'day') }}
+{%- endmacro %}
+
+
+{% macro count_if(condition) -%}
+    sum(case when {{ condition }} then 1 else 0 end)
+{%- endmacro %}
+
+
+{% macro sum_if(condition, expression) -%}
+    sum(case when {{ condition }} then {{ expression }} else 0 end)
+{%- endmacro %}
+
+
+{% macro safe_divide(numerator, denominator) -%}
+    ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+
+{% macro log_ratio(recent, earlier) -%}
+    {#- ln((recent + 1) / (earlier + 1)): 0 when flat, > 0 when growing. -#}
+    ln((cast({{ recent }} as {{ dbt.type_float() }}) + 1)
+        / (cast({{ earlier }} as {{ dbt.type_float() }}) + 1))
+{%- endmacro %}

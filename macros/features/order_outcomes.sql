@@ -1,0 +1,69 @@
+{#
+    Labels: what each customer did in the window that starts on a cutoff.
+    order_outcomes_after(cutoff, window_days) renders one row per customer of
+    the training spine with
+      had_purchase_before  at least one purchase before the cutoff
+      window_order_count   purchases in [cutoff, cutoff + window)
+      window_revenue       net revenue in that window (refunds included)
+      window_end_date      first day after the window (<= as_of_date)
+    The window never reaches past as_of_date: training_cutoffs() makes sure.
+#}
+
+{% macro order_outcomes_after(cutoff, window_days) -%}
+    {%- set window_end = shift_date(cutoff, window_days | int) -%}
+    with
+
+    spine as (
+        select
+            customer_id,
+            cutoff_date
+        from {{ ref('feat_customers_training') }}
+        where cutoff_date = {{ date_literal(cutoff) }}
+    ),
+
+    orders as (
+        select * from {{ ref('stg_shop__orders') }}
+    ),
+
+    outcomes as (
+        select
+            orders.customer_id,
+            {{ count_if("not orders.is_cancelled and orders.revenue_amount > 0 "
+                ~ "and orders.ordered_date < " ~ date_literal(cutoff)) }}
+                as purchases_before,
+            {{ count_if("not orders.is_cancelled and orders.revenue_amount > 0 "
+                ~ "and orders.ordered_date >= " ~ date_literal(cutoff)
+                ~ " and orders.ordered_date < " ~ date_literal(window_end)) }}
+                as window_order_count,
+            {{ sum_if("orders.ordered_date >= " ~ date_literal(cutoff)
+                ~ " and orders.ordered_date < " ~ date_literal(window_end),
+                'orders.revenue_amount') }} as window_revenue,
+            max(
+                case
+                    when orders.ordered_date < {{ date_literal(window_end) }}
+                        then orders.ordered_at
+                end
+            ) as max_source_at
+        from orders
+        where orders.ordered_date < {{ date_literal(window_end) }}
+        group by orders.customer_id
+    ),
+
+    final as (
+        select
+            spine.customer_id,
+            spine.cutoff_date,
+            {{ window_days }} as window_days,
+            coalesce(outcomes.purchases_before, 0) > 0 as had_purchase_before,
+            coalesce(outcomes.window_order_count, 0) as window_order_count,
+            coalesce(outcomes.window_revenue, 0) as window_revenue,
+            {{ date_literal(window_end) }} as window_end_date,
+            {{ date_literal(as_of_date()) }} as as_of_date,
+            outcomes.max_source_at
+        from spine
+        left join outcomes
+            on spine.customer_id = outcomes.customer_id
+    )
+
+    select * from final
+{%- endmacro %}

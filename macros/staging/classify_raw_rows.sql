@@ -1,0 +1,68 @@
+{#
+    Staging's bookkeeping, shared by every base_ model: each raw row ends in
+    exactly one of three states, so that for every table
+        raw rows = staged rows + quarantined rows + collapsed duplicates.
+
+    first_reason(checks) renders the reason of the first failing check, in the
+    order given (one reason per row), or null for a valid row.
+
+    classify_raw_rows(relation, key_columns, recency_column) reads a CTE with
+    columns _row_hash and _row_reason and adds:
+      _row_status        'staged', 'quarantined' or 'collapsed_duplicate'
+      _quarantine_reason the reason, for quarantined rows
+    Rules: exact duplicates (same _row_hash) are kept once; among valid rows
+    sharing a key, the one with the latest recency_column (then the greatest
+    _row_hash) is staged and the others are quarantined as
+    'duplicate_id_conflict'.
+#}
+
+{% macro first_reason(checks) -%}
+    case
+    {%- for condition, reason in checks %}
+        when {{ condition }} then '{{ reason }}'
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+
+{% macro classify_raw_rows(relation, key_columns, recency_column) -%}
+    select
+        ranked.*,
+        case
+            when ranked._copy_number > 1 then 'collapsed_duplicate'
+            when ranked._row_reason is not null then 'quarantined'
+            when ranked._key_rank > 1 then 'quarantined'
+            else 'staged'
+        end as _row_status,
+        case
+            when ranked._copy_number > 1 then null
+            when ranked._row_reason is not null then ranked._row_reason
+            when ranked._key_rank > 1 then 'duplicate_id_conflict'
+        end as _quarantine_reason
+    from (
+        select
+            numbered.*,
+            row_number() over (
+                partition by {{ key_columns | join(', ') }}
+                order by
+                    case
+                        when
+                            numbered._copy_number = 1
+                            and numbered._row_reason is null
+                            then 0
+                        else 1
+                    end,
+                    numbered.{{ recency_column }} desc nulls last,
+                    numbered._row_hash desc
+            ) as _key_rank
+        from (
+            select
+                {{ relation }}.*,
+                row_number() over (
+                    partition by {{ relation }}._row_hash
+                    order by {{ relation }}._row_hash
+                ) as _copy_number
+            from {{ relation }}
+        ) as numbered
+    ) as ranked
+{%- endmacro %}

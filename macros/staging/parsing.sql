@@ -1,0 +1,128 @@
+{#
+    Lenient readers for raw values (docs/raw_contract.md, "Types"). Each
+    returns null when a value cannot be read; the staging models turn that
+    null into a quarantine reason, so nothing is dropped silently.
+#}
+
+{% macro clean_id(expression) -%}
+    nullif(trim(cast({{ expression }} as {{ dbt.type_string() }})), '')
+{%- endmacro %}
+
+
+{% macro clean_code(expression) -%}
+    nullif(lower(trim(cast({{ expression }} as {{ dbt.type_string() }}))), '')
+{%- endmacro %}
+
+
+{% macro parse_number(expression) -%}
+    {{ try_cast(
+        'trim(cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ '))',
+        dbt.type_float()) }}
+{%- endmacro %}
+
+
+{% macro parse_utc_timestamp(expression) -%}
+    {{ return(adapter.dispatch('parse_utc_timestamp', 'predictive_segments')(expression)) }}
+{%- endmacro %}
+
+{% macro default__parse_utc_timestamp(expression) -%}
+    to_utc_timestamp(
+        {{ try_cast(expression, dbt.type_timestamp()) }}, 'UTC'
+    )
+{%- endmacro %}
+
+{% macro duckdb__parse_utc_timestamp(expression) -%}
+    {#- Text with an offset is converted to UTC; text without one is UTC. -#}
+    timezone('UTC', try_cast({{ expression }} as timestamptz))
+{%- endmacro %}
+
+
+{% macro row_hash(columns) -%}
+    {#- Hash of a whole raw row: equal for exact duplicates only. -#}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append(
+            "coalesce(cast(" ~ column ~ " as " ~ dbt.type_string()
+            ~ "), '\\x00')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'\\x1f'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+
+{% macro raw_record(columns) -%}
+    {{ return(adapter.dispatch('raw_record', 'predictive_segments')(columns)) }}
+{%- endmacro %}
+
+{% macro default__raw_record(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("'" ~ column.split('.')[-1] ~ "='") -%}
+        {%- do parts.append(
+            "coalesce(cast(" ~ column ~ " as " ~ dbt.type_string()
+            ~ "), 'null')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'; '") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{% macro duckdb__raw_record(columns) -%}
+    {#- The raw values as a JSON object, for reading a quarantined row. -#}
+    cast(json_object(
+    {%- for column in columns %}
+        '{{ column.split('.')[-1] }}', cast({{ column }} as varchar)
+        {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+    ) as varchar)
+{%- endmacro %}
+
+
+{% macro build_time() -%}
+    {#- When this build started (UTC): later timestamps are impossible. -#}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{% macro min_valid_timestamp() -%}
+    cast('{{ var("min_valid_date") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{% macro timestamp_in_range(expression) -%}
+    ({{ expression }} >= {{ min_valid_timestamp() }}
+        and {{ expression }} <= {{ build_time() }})
+{%- endmacro %}
+
+
+{% macro sql_string_list(values) -%}
+    {%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{% macro regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'predictive_segments')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike '{{ pattern | replace("'", "''") }}')
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern | replace("'", "''") }}')
+{%- endmacro %}
+
+
+{% macro try_cast(expression, type) -%}
+    {#- A cast that yields null instead of failing on an unreadable value. -#}
+    {{ return(adapter.dispatch('try_cast', 'predictive_segments')(expression, type)) }}
+{%- endmacro %}
+
+{% macro default__try_cast(expression, type) -%}
+    {{ dbt.safe_cast(expression, type) }}
+{%- endmacro %}
+
+{% macro duckdb__try_cast(expression, type) -%}
+    try_cast({{ expression }} as {{ type }})
+{%- endmacro %}

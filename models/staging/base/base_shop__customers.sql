@@ -1,0 +1,53 @@
+with
+
+source as (
+    {{ raw_table('customers') }}
+),
+
+parsed as (
+    select
+        {{ clean_id('source.customer_id') }} as customer_id,
+        upper({{ clean_code('source.country') }}) as country_code,
+        {{ clean_code('source.acquisition_channel') }} as acquisition_channel,
+        {{ clean_code('source.gender') }} as gender,
+        {{ clean_code('source.email_domain') }} as email_domain,
+        {{ try_cast(parse_number('source.birth_year'), dbt.type_int()) }}
+            as birth_year,
+        {{ parse_utc_timestamp('source.signed_up_at') }} as signed_up_at,
+        source.signed_up_at is not null as _has_raw_signed_up_at,
+        {{ row_hash([
+            'source.customer_id', 'source.signed_up_at', 'source.country',
+            'source.acquisition_channel', 'source.birth_year',
+            'source.gender', 'source.email_domain']) }} as _row_hash,
+        {{ raw_record([
+            'source.customer_id', 'source.signed_up_at', 'source.country',
+            'source.acquisition_channel', 'source.birth_year',
+            'source.gender', 'source.email_domain']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        coalesce(
+            parsed.email_domain in (
+                {{ sql_string_list(var('test_email_domains')) }}
+            ),
+            false
+        ) as is_test_account,
+        {{ first_reason([
+            ('parsed.customer_id is null', 'missing_key'),
+            ('parsed._has_raw_signed_up_at and parsed.signed_up_at is null',
+                'invalid_timestamp'),
+            ('parsed.signed_up_at is not null and not '
+                ~ timestamp_in_range('parsed.signed_up_at'),
+                'timestamp_out_of_range'),
+        ]) }} as _row_reason
+    from parsed
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['customer_id'], 'signed_up_at') }}
+)
+
+select * from classified

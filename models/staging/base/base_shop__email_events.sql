@@ -1,0 +1,69 @@
+with
+
+source as (
+    {{ raw_table('email_events') }}
+),
+
+customers as (
+    select
+        customer_id,
+        is_test_account
+    from {{ ref('base_shop__customers') }}
+    where _row_status = 'staged'
+),
+
+customer_table as (
+    select count(*) > 0 as is_present from customers
+),
+
+accepted_event_types as (
+    select event_type
+    from {{ ref('accepted_event_types') }}
+    where source_table = 'email_events'
+),
+
+parsed as (
+    select
+        {{ clean_id('source.email_event_id') }} as email_event_id,
+        {{ clean_id('source.customer_id') }} as customer_id,
+        {{ clean_id('source.email_campaign_id') }} as email_campaign_id,
+        {{ clean_code('source.event_type') }} as event_type,
+        {{ parse_utc_timestamp('source.occurred_at') }} as occurred_at,
+        {{ row_hash([
+            'source.email_event_id', 'source.customer_id',
+            'source.email_campaign_id', 'source.event_type',
+            'source.occurred_at']) }} as _row_hash,
+        {{ raw_record([
+            'source.email_event_id', 'source.customer_id',
+            'source.email_campaign_id', 'source.event_type',
+            'source.occurred_at']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ first_reason([
+            ('parsed.email_event_id is null or parsed.customer_id is null',
+                'missing_key'),
+            ('parsed.occurred_at is null', 'invalid_timestamp'),
+            ('not ' ~ timestamp_in_range('parsed.occurred_at'),
+                'timestamp_out_of_range'),
+            ('accepted_event_types.event_type is null', 'unknown_event_type'),
+            ('customer_table.is_present and customers.customer_id is null',
+                'unknown_customer'),
+            ('customers.is_test_account', 'test_account'),
+        ]) }} as _row_reason
+    from parsed
+    cross join customer_table
+    left join accepted_event_types
+        on parsed.event_type = accepted_event_types.event_type
+    left join customers
+        on parsed.customer_id = customers.customer_id
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['email_event_id'], 'occurred_at') }}
+)
+
+select * from classified

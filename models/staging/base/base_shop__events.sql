@@ -1,0 +1,76 @@
+with
+
+source as (
+    {{ raw_table('events') }}
+),
+
+customers as (
+    select
+        customer_id,
+        is_test_account
+    from {{ ref('base_shop__customers') }}
+    where _row_status = 'staged'
+),
+
+accepted_event_types as (
+    select event_type
+    from {{ ref('accepted_event_types') }}
+    where source_table = 'events'
+),
+
+parsed as (
+    select
+        {{ clean_id('source.event_id') }} as event_id,
+        {{ clean_id('source.session_id') }} as session_id,
+        {{ clean_id('source.customer_id') }} as customer_id,
+        {{ clean_code('source.event_type') }} as event_type,
+        {{ clean_code('source.category') }} as category,
+        {{ clean_code('source.device') }} as device,
+        cast(source.user_agent as {{ dbt.type_string() }}) as user_agent,
+        {{ parse_utc_timestamp('source.occurred_at') }} as occurred_at,
+        {{ parse_utc_timestamp('source.received_at') }} as _received_at,
+        source.received_at is not null as _has_raw_received_at,
+        {{ row_hash([
+            'source.event_id', 'source.session_id', 'source.customer_id',
+            'source.event_type', 'source.category', 'source.device',
+            'source.user_agent', 'source.occurred_at',
+            'source.received_at']) }} as _row_hash,
+        {{ raw_record([
+            'source.event_id', 'source.session_id', 'source.customer_id',
+            'source.event_type', 'source.category', 'source.device',
+            'source.user_agent', 'source.occurred_at',
+            'source.received_at']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ first_reason([
+            ('parsed.event_id is null or parsed.session_id is null',
+                'missing_key'),
+            ('parsed.occurred_at is null', 'invalid_timestamp'),
+            ('parsed._has_raw_received_at and parsed._received_at is null',
+                'invalid_timestamp'),
+            ('not ' ~ timestamp_in_range('parsed.occurred_at'),
+                'timestamp_out_of_range'),
+            ('parsed._received_at is not null and not '
+                ~ timestamp_in_range('parsed._received_at'),
+                'timestamp_out_of_range'),
+            ('accepted_event_types.event_type is null', 'unknown_event_type'),
+            (regex_matches("coalesce(parsed.user_agent, '')",
+                var('bot_user_agent_pattern')), 'bot_traffic'),
+            ('customers.is_test_account', 'test_account'),
+        ]) }} as _row_reason
+    from parsed
+    left join accepted_event_types
+        on parsed.event_type = accepted_event_types.event_type
+    left join customers
+        on parsed.customer_id = customers.customer_id
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['event_id'], 'occurred_at') }}
+)
+
+select * from classified

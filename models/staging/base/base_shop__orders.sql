@@ -1,0 +1,94 @@
+with
+
+source as (
+    {{ raw_table('orders') }}
+),
+
+customers as (
+    select
+        customer_id,
+        is_test_account
+    from {{ ref('base_shop__customers') }}
+    where _row_status = 'staged'
+),
+
+customer_table as (
+    select count(*) > 0 as is_present from customers
+),
+
+currency_rates as (
+    select * from {{ ref('currency_rates') }}
+),
+
+reporting_rate as (
+    select currency_rates.rate_to_eur
+    from currency_rates
+    where currency_rates.currency_code = '{{ var("reporting_currency") }}'
+),
+
+parsed as (
+    select
+        {{ clean_id('source.order_id') }} as order_id,
+        {{ clean_id('source.customer_id') }} as customer_id,
+        upper(
+            coalesce(
+                {{ clean_code('source.currency') }},
+                '{{ var("reporting_currency") }}'
+            )
+        ) as currency_code,
+        {{ clean_code('source.status') }} as _raw_status,
+        {{ clean_code('source.channel') }} as channel,
+        {{ parse_number('source.amount') }} as _amount_number,
+        {{ parse_utc_timestamp('source.ordered_at') }} as ordered_at,
+        {{ row_hash([
+            'source.order_id', 'source.customer_id', 'source.ordered_at',
+            'source.amount', 'source.currency', 'source.status',
+            'source.channel']) }} as _row_hash,
+        {{ raw_record([
+            'source.order_id', 'source.customer_id', 'source.ordered_at',
+            'source.amount', 'source.currency', 'source.status',
+            'source.channel']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        coalesce(
+            parsed._raw_status,
+            case when parsed._amount_number < 0 then 'refunded' end,
+            'completed'
+        ) as order_status,
+        currency_rates.rate_to_eur / reporting_rate.rate_to_eur
+            as _rate_to_reporting,
+        {{ first_reason([
+            ('parsed.order_id is null or parsed.customer_id is null',
+                'missing_key'),
+            ('parsed.ordered_at is null', 'invalid_timestamp'),
+            ('not ' ~ timestamp_in_range('parsed.ordered_at'),
+                'timestamp_out_of_range'),
+            ('parsed._amount_number is null', 'invalid_amount'),
+            ('abs(parsed._amount_number) >= ' ~ var('max_order_amount'),
+                'absurd_amount'),
+            ('currency_rates.currency_code is null', 'unknown_currency'),
+            ("coalesce(parsed._raw_status, 'completed') not in "
+                ~ "('completed', 'cancelled', 'refunded')",
+                'unknown_status'),
+            ('customer_table.is_present and customers.customer_id is null',
+                'unknown_customer'),
+            ('customers.is_test_account', 'test_account'),
+        ]) }} as _row_reason
+    from parsed
+    cross join customer_table
+    cross join reporting_rate
+    left join currency_rates
+        on parsed.currency_code = currency_rates.currency_code
+    left join customers
+        on parsed.customer_id = customers.customer_id
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['order_id'], 'ordered_at') }}
+)
+
+select * from classified

@@ -1,0 +1,39 @@
+with
+
+source as (
+    {{ raw_table('products') }}
+),
+
+parsed as (
+    select
+        {{ clean_id('source.product_id') }} as product_id,
+        {{ clean_code('source.category') }} as category,
+        {{ clean_code('source.price_tier') }} as price_tier,
+        {{ parse_number('source.margin_rate') }} as margin_rate,
+        {{ row_hash([
+            'source.product_id', 'source.category', 'source.price_tier',
+            'source.margin_rate']) }} as _row_hash,
+        {{ raw_record([
+            'source.product_id', 'source.category', 'source.price_tier',
+            'source.margin_rate']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ first_reason([
+            ('parsed.product_id is null', 'missing_key'),
+            ("coalesce(parsed.price_tier, 'standard') not in "
+                ~ "('budget', 'standard', 'premium')", 'unknown_price_tier'),
+            ('parsed.margin_rate < -1 or parsed.margin_rate > 1',
+                'invalid_margin_rate'),
+        ]) }} as _row_reason
+    from parsed
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['product_id'], 'product_id') }}
+)
+
+select * from classified

@@ -1,0 +1,70 @@
+with
+
+source as (
+    {{ raw_table('support_tickets') }}
+),
+
+customers as (
+    select
+        customer_id,
+        is_test_account
+    from {{ ref('base_shop__customers') }}
+    where _row_status = 'staged'
+),
+
+customer_table as (
+    select count(*) > 0 as is_present from customers
+),
+
+parsed as (
+    select
+        {{ clean_id('source.ticket_id') }} as ticket_id,
+        {{ clean_id('source.customer_id') }} as customer_id,
+        {{ clean_code('source.topic') }} as topic,
+        {{ try_cast(parse_number('source.csat_score'), dbt.type_int()) }}
+            as csat_score,
+        source.csat_score is not null as _has_raw_csat_score,
+        {{ parse_utc_timestamp('source.opened_at') }} as opened_at,
+        {{ parse_utc_timestamp('source.closed_at') }} as closed_at,
+        source.closed_at is not null as _has_raw_closed_at,
+        {{ row_hash([
+            'source.ticket_id', 'source.customer_id', 'source.topic',
+            'source.opened_at', 'source.closed_at',
+            'source.csat_score']) }} as _row_hash,
+        {{ raw_record([
+            'source.ticket_id', 'source.customer_id', 'source.topic',
+            'source.opened_at', 'source.closed_at',
+            'source.csat_score']) }} as _raw_record
+    from source
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ first_reason([
+            ('parsed.ticket_id is null or parsed.customer_id is null',
+                'missing_key'),
+            ('parsed.opened_at is null', 'invalid_timestamp'),
+            ('parsed._has_raw_closed_at and parsed.closed_at is null',
+                'invalid_timestamp'),
+            ('not ' ~ timestamp_in_range('parsed.opened_at'),
+                'timestamp_out_of_range'),
+            ('parsed.closed_at < parsed.opened_at', 'timestamp_out_of_range'),
+            ('parsed._has_raw_csat_score and (parsed.csat_score is null '
+                ~ 'or parsed.csat_score not between 1 and 5)',
+                'invalid_csat_score'),
+            ('customer_table.is_present and customers.customer_id is null',
+                'unknown_customer'),
+            ('customers.is_test_account', 'test_account'),
+        ]) }} as _row_reason
+    from parsed
+    cross join customer_table
+    left join customers
+        on parsed.customer_id = customers.customer_id
+),
+
+classified as (
+    {{ classify_raw_rows('checked', ['ticket_id'], 'opened_at') }}
+)
+
+select * from classified

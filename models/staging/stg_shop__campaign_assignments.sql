@@ -1,0 +1,20 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__campaign_assignments') }}
+    where _row_status = 'staged'
+),
+
+final as (
+    select
+        {{ dbt.hash(dbt.concat(["campaign_id", "'|'", "customer_id"])) }}
+            as campaign_assignment_id,
+        campaign_id,
+        customer_id,
+        treatment_group,
+        treatment_group = 'treatment' as is_treated,
+        assigned_at
+    from base
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__customers') }}
+    where _row_status = 'staged'
+),
+
+final as (
+    select
+        customer_id,
+        country_code,
+        acquisition_channel,
+        gender,
+        email_domain,
+        birth_year,
+        is_test_account,
+        signed_up_at
+    from base
+)
+
+select * from final

@@ -1,0 +1,19 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__email_events') }}
+    where _row_status = 'staged'
+),
+
+final as (
+    select
+        email_event_id,
+        customer_id,
+        email_campaign_id,
+        event_type,
+        cast(occurred_at as date) as occurred_date,
+        occurred_at
+    from base
+)
+
+select * from final

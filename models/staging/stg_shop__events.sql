@@ -1,0 +1,28 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__events') }}
+    where _row_status = 'staged'
+),
+
+final as (
+    select
+        event_id,
+        session_id,
+        customer_id,
+        event_type,
+        category,
+        device,
+        user_agent,
+        coalesce(
+            {{ dbt.datediff('occurred_at', '_received_at', 'hour') }}
+            > {{ var('late_arrival_hours') }},
+            false
+        ) as is_late_arrival,
+        cast(occurred_at as date) as occurred_date,
+        occurred_at,
+        coalesce(_received_at, occurred_at) as received_at
+    from base
+)
+
+select * from final

@@ -1,0 +1,19 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__support_tickets') }}
+    where _row_status = 'staged'
+),
+
+final as (
+    select
+        ticket_id,
+        customer_id,
+        topic,
+        csat_score,
+        opened_at,
+        closed_at
+    from base
+)
+
+select * from final
