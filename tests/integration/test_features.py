@@ -1,0 +1,96 @@
+"""Point-in-time feature tables: shape, population and time boundaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+SENSITIVE = {"gender", "birth_year", "country_code", "country", "email_domain"}
+NOT_FEATURES = {"customer_id", "cutoff_date", "first_seen_at", "has_customer_record"}
+
+
+def _columns(warehouse, table: str) -> list[str]:
+    return [row[0] for row in warehouse.execute(f"describe {table}").fetchall()]
+
+
+def test_feat_customers_has_at_least_forty_features(warehouse):
+    features = [
+        column
+        for column in _columns(warehouse, "feat_customers")
+        if column not in NOT_FEATURES and not column.endswith("_max_source_at")
+    ]
+    assert len(features) >= 40, features
+
+
+def test_sensitive_attributes_are_not_features(warehouse):
+    for table in ("feat_customers", "feat_customers_training"):
+        assert SENSITIVE.isdisjoint(_columns(warehouse, table)), table
+
+
+def test_default_as_of_date_is_the_last_order_date(warehouse, ci_manifest):
+    cutoffs = warehouse.execute(
+        "select distinct cutoff_date from feat_customers"
+    ).fetchall()
+    assert cutoffs == [(dt.date.fromisoformat(ci_manifest["as_of_date"]),)]
+
+
+def test_one_row_per_known_non_test_customer(warehouse):
+    expected = warehouse.execute(
+        """
+        select count(*) from int_customers_unified
+        where not is_test_account
+            and (first_seen_at < (select max(cutoff_date) from feat_customers)
+                or first_seen_at is null)
+        """
+    ).fetchone()[0]
+    actual, distinct = warehouse.execute(
+        "select count(*), count(distinct customer_id) from feat_customers"
+    ).fetchone()
+    assert actual == distinct == expected
+
+
+def test_training_cutoffs_precede_as_of_by_each_window(warehouse, ci_manifest):
+    as_of = dt.date.fromisoformat(ci_manifest["as_of_date"])
+    windows = ci_manifest["windows"]
+    expected = {
+        as_of - dt.timedelta(days=windows[name])
+        for name in ("churn_window_days", "propensity_window_days", "clv_horizon_days")
+    }
+    cutoffs = {
+        row[0]
+        for row in warehouse.execute(
+            "select distinct cutoff_date from feat_customers_training"
+        ).fetchall()
+    }
+    assert cutoffs == expected
+
+
+def test_churn_labels_match_orders_in_the_window(warehouse):
+    # Recompute the label from staged orders independently of the macro.
+    mismatches = warehouse.execute(
+        """
+        with windowed as (
+            select
+                labels.customer_id,
+                labels.is_churned,
+                count(orders.order_id) filter (
+                    where orders.ordered_date >= labels.cutoff_date
+                        and orders.ordered_date < labels.window_end_date
+                        and not orders.is_cancelled and orders.revenue_amount > 0
+                ) as purchases_in_window,
+                count(orders.order_id) filter (
+                    where orders.ordered_date < labels.cutoff_date
+                        and not orders.is_cancelled and orders.revenue_amount > 0
+                ) as purchases_before
+            from lbl_churn as labels
+            left join stg_shop__orders as orders using (customer_id)
+            group by all
+        )
+        select count(*) from windowed
+        where is_churned != (purchases_before > 0 and purchases_in_window = 0)
+        """
+    ).fetchone()[0]
+    churned, total = warehouse.execute(
+        "select count(*) filter (where is_churned), count(*) from lbl_churn"
+    ).fetchone()
+    assert mismatches == 0
+    assert 0 < churned < total
