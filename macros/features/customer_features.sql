@@ -90,10 +90,27 @@
     spine as (
         select
             customers.customer_id,
-            customers.acquisition_channel,
-            customers.has_customer_record,
-            customers.signed_up_at,
             customers.first_seen_at,
+            {#-
+                A customer may order as a guest before signing up: at a
+                cutoff between the two, the registration is not known yet.
+            #}
+            case
+                when customers.signed_up_at < cutoffs.cutoff_at
+                    then customers.signed_up_at
+            end as known_signed_up_at,
+            case
+                when
+                    customers.signed_up_at < cutoffs.cutoff_at
+                    or (
+                        customers.signed_up_at is null
+                        and customers.has_customer_record
+                    )
+                    then customers.acquisition_channel
+            end as known_acquisition_channel,
+            customers.has_customer_record
+            and coalesce(customers.signed_up_at < cutoffs.cutoff_at, true)
+                as has_customer_record,
             cutoffs.cutoff_date,
             cutoffs.cutoff_at
         from customers
@@ -107,12 +124,12 @@
         select
             spine.customer_id,
             spine.cutoff_date,
-            coalesce(spine.acquisition_channel, 'unknown')
+            coalesce(spine.known_acquisition_channel, 'unknown')
                 as acquisition_channel,
             spine.has_customer_record,
             {{ days_before('cast(spine.first_seen_at as date)',
                 'spine.cutoff_date') }} as tenure_days,
-            {{ days_before('cast(spine.signed_up_at as date)',
+            {{ days_before('cast(spine.known_signed_up_at as date)',
                 'spine.cutoff_date') }} as days_since_signup,
             {%- for topic in topics %}
             {%- for column in topic.get('zero', []) %}

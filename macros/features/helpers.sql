@@ -21,7 +21,13 @@
 
 
 {% macro log_ratio(recent, earlier) -%}
-    {#- ln((recent + 1) / (earlier + 1)): 0 when flat, > 0 when growing. -#}
-    ln((cast({{ recent }} as {{ dbt.type_float() }}) + 1)
-        / (cast({{ earlier }} as {{ dbt.type_float() }}) + 1))
+    {#-
+        ln((recent + 1) / (earlier + 1)) of the non-negative parts: 0 when
+        flat, > 0 when growing. Net amounts below 0 (refunds exceeding
+        purchases) count as 0, so the ratio is always finite.
+    -#}
+    ln(
+        (greatest(cast({{ recent }} as double), 0) + 1)
+        / (greatest(cast({{ earlier }} as double), 0) + 1)
+    )
 {%- endmacro %}

@@ -17,7 +17,7 @@
 {% macro parse_number(expression) -%}
     {{ try_cast(
         'trim(cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ '))',
-        dbt.type_float()) }}
+        'double') }}
 {%- endmacro %}
 
 
@@ -125,4 +125,10 @@
 
 {% macro duckdb__try_cast(expression, type) -%}
     try_cast({{ expression }} as {{ type }})
+{%- endmacro %}
+
+
+{% macro type_money() -%}
+    {#- Money in major units (docs/raw_contract.md). -#}
+    decimal(18, 2)
 {%- endmacro %}

@@ -27,7 +27,7 @@ joined as (
         cast(
             order_items.local_unit_price * order_items.quantity
             * orders.exchange_rate_to_reporting
-            as {{ dbt.type_numeric() }}
+            as {{ type_money() }}
         ) as line_amount,
         orders.ordered_date,
         orders.ordered_at

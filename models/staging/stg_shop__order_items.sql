@@ -10,8 +10,8 @@ final as (
         order_item_id,
         order_id,
         product_id,
-        cast(quantity as {{ dbt.type_int() }}) as quantity,
-        cast(_unit_price_number as {{ dbt.type_numeric() }}) as local_unit_price
+        cast(coalesce(_quantity_number, 1) as {{ dbt.type_int() }}) as quantity,
+        cast(_unit_price_number as {{ type_money() }}) as local_unit_price
     from base
 )
 

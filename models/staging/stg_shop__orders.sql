@@ -12,16 +12,16 @@ final as (
         currency_code,
         order_status,
         channel,
-        cast(_amount_number as {{ dbt.type_numeric() }}) as local_amount,
+        cast(_amount_number as {{ type_money() }}) as local_amount,
         cast(
             round(_amount_number * _rate_to_reporting, 2)
-            as {{ dbt.type_numeric() }}
+            as {{ type_money() }}
         ) as amount,
         case
             when order_status = 'cancelled' then 0
             else cast(
                 round(_amount_number * _rate_to_reporting, 2)
-                as {{ dbt.type_numeric() }}
+                as {{ type_money() }}
             )
         end as revenue_amount,
         _rate_to_reporting as exchange_rate_to_reporting,

@@ -15,6 +15,7 @@ parsed as (
             as birth_year,
         {{ parse_utc_timestamp('source.signed_up_at') }} as signed_up_at,
         source.signed_up_at is not null as _has_raw_signed_up_at,
+        source.birth_year is not null as _has_raw_birth_year,
         {{ row_hash([
             'source.customer_id', 'source.signed_up_at', 'source.country',
             'source.acquisition_channel', 'source.birth_year',
@@ -42,6 +43,9 @@ checked as (
             ('parsed.signed_up_at is not null and not '
                 ~ timestamp_in_range('parsed.signed_up_at'),
                 'timestamp_out_of_range'),
+            ('parsed._has_raw_birth_year and (parsed.birth_year is null '
+                ~ 'or parsed.birth_year < 1900 or parsed.birth_year > '
+                ~ run_started_at.year ~ ')', 'invalid_birth_year'),
         ]) }} as _row_reason
     from parsed
 ),

@@ -10,6 +10,7 @@ parsed as (
         {{ clean_code('source.category') }} as category,
         {{ clean_code('source.price_tier') }} as price_tier,
         {{ parse_number('source.margin_rate') }} as margin_rate,
+        source.margin_rate is not null as _has_raw_margin_rate,
         {{ row_hash([
             'source.product_id', 'source.category', 'source.price_tier',
             'source.margin_rate']) }} as _row_hash,
@@ -26,7 +27,8 @@ checked as (
             ('parsed.product_id is null', 'missing_key'),
             ("coalesce(parsed.price_tier, 'standard') not in "
                 ~ "('budget', 'standard', 'premium')", 'unknown_price_tier'),
-            ('parsed.margin_rate < -1 or parsed.margin_rate > 1',
+            ('parsed._has_raw_margin_rate and (parsed.margin_rate is null '
+                ~ 'or parsed.margin_rate < 0 or parsed.margin_rate > 1)',
                 'invalid_margin_rate'),
         ]) }} as _row_reason
     from parsed

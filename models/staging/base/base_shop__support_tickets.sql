@@ -49,6 +49,9 @@ checked as (
                 'invalid_timestamp'),
             ('not ' ~ timestamp_in_range('parsed.opened_at'),
                 'timestamp_out_of_range'),
+            ('parsed.closed_at is not null and not '
+                ~ timestamp_in_range('parsed.closed_at'),
+                'timestamp_out_of_range'),
             ('parsed.closed_at < parsed.opened_at', 'timestamp_out_of_range'),
             ('parsed._has_raw_csat_score and (parsed.csat_score is null '
                 ~ 'or parsed.csat_score not between 1 and 5)',
