@@ -4,6 +4,18 @@ source as (
     {{ raw_table('order_items') }}
 ),
 
+orders as (
+    select
+        order_id,
+        max(case when _row_status = 'staged' then 1 else 0 end) = 1
+            as is_staged,
+        max(case when _quarantine_reason = 'test_account' then 1 else 0 end)
+        = 1 as is_test_account
+    from {{ ref('base_shop__orders') }}
+    where order_id is not null
+    group by order_id
+),
+
 parsed as (
     select
         {{ clean_id('source.order_item_id') }} as order_item_id,
@@ -34,10 +46,16 @@ checked as (
                 'invalid_quantity'),
             ('parsed._has_raw_unit_price and parsed._unit_price_number is null',
                 'invalid_amount'),
-            ('abs(parsed._unit_price_number * coalesce(parsed._quantity_number, 1)) >= '
+            ('abs(parsed._unit_price_number '
+                ~ '* coalesce(parsed._quantity_number, 1)) >= '
                 ~ var('max_order_amount'), 'absurd_amount'),
+            ('orders.is_test_account and not orders.is_staged',
+                'test_account'),
+            ('not coalesce(orders.is_staged, false)', 'unknown_order'),
         ]) }} as _row_reason
     from parsed
+    left join orders
+        on parsed.order_id = orders.order_id
 ),
 
 classified as (
