@@ -49,7 +49,7 @@ def warehouse():
     connection.close()
 
 
-def run_dbt(
+def _run_dbt(
     args: list[str], raw_dir: Path, db_path: Path, work_dir: Path
 ) -> subprocess.CompletedProcess:
     """Run dbt on this project against `raw_dir`, building into `db_path`."""
@@ -70,3 +70,9 @@ def run_dbt(
         timeout=900,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def run_dbt():
+    """`run_dbt(args, raw_dir, db_path, work_dir)` runs dbt on this project."""
+    return _run_dbt

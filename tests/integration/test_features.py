@@ -41,10 +41,10 @@ def test_one_row_per_known_non_test_customer(warehouse):
             and (first_seen_at < (select max(cutoff_date) from feat_customers)
                 or first_seen_at is null)
         """
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     actual, distinct = warehouse.execute(
         "select count(*), count(distinct customer_id) from feat_customers"
-    ).fetchone()
+    ).fetchall()[0]
     assert actual == distinct == expected
 
 
@@ -88,9 +88,9 @@ def test_churn_labels_match_orders_in_the_window(warehouse):
         select count(*) from windowed
         where is_churned != (purchases_before > 0 and purchases_in_window = 0)
         """
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     churned, total = warehouse.execute(
         "select count(*) filter (where is_churned), count(*) from lbl_churn"
-    ).fetchone()
+    ).fetchall()[0]
     assert mismatches == 0
     assert 0 < churned < total

@@ -7,8 +7,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from .conftest import run_dbt
-
 REQUIRED_ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "amount"]
 
 
@@ -25,7 +23,7 @@ def _write_orders(ci_raw_dir: Path, target: Path, columns: list[str], fmt: str) 
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_orders_only_directory_builds_features(ci_raw_dir, tmp_path, fmt):
+def test_orders_only_directory_builds_features(run_dbt, ci_raw_dir, tmp_path, fmt):
     raw_dir = tmp_path / "raw"
     _write_orders(ci_raw_dir, raw_dir / f"orders.{fmt}", REQUIRED_ORDER_COLUMNS, fmt)
     db_path = tmp_path / "orders_only.duckdb"
@@ -37,10 +35,11 @@ def test_orders_only_directory_builds_features(ci_raw_dir, tmp_path, fmt):
         customers, with_orders = connection.execute(
             "select count(*), count(*) filter (where order_count > 0) "
             "from feat_customers"
-        ).fetchone()
+        ).fetchall()[0]
+        orders_file = raw_dir / f"orders.{fmt}"
         raw_customers = connection.execute(
-            f"select count(distinct customer_id) from read_{fmt}('{raw_dir}/orders.{fmt}')"
-        ).fetchone()[0]
+            f"select count(distinct customer_id) from read_{fmt}('{orders_file}')"
+        ).fetchall()[0][0]
     assert customers > 0
     assert with_orders > 0
     # Every feature row belongs to a customer present in the orders file.
@@ -48,7 +47,7 @@ def test_orders_only_directory_builds_features(ci_raw_dir, tmp_path, fmt):
 
 
 def test_missing_required_column_names_file_column_and_found_columns(
-    ci_raw_dir, tmp_path
+    run_dbt, ci_raw_dir, tmp_path
 ):
     raw_dir = tmp_path / "raw"
     _write_orders(
@@ -66,7 +65,7 @@ def test_missing_required_column_names_file_column_and_found_columns(
     assert "(found: order_id, ordered_at, amount)" in output
 
 
-def test_missing_required_file_says_where_it_looked(tmp_path):
+def test_missing_required_file_says_where_it_looked(run_dbt, tmp_path):
     raw_dir = tmp_path / "empty_raw"
     raw_dir.mkdir()
 

@@ -18,7 +18,7 @@ def _actual_counts(warehouse, table: str) -> dict[str, int]:
     collapsed = warehouse.execute(
         f"select count(*) from base_shop__{table} "
         "where _row_status = 'collapsed_duplicate'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     counts = dict(quarantined)
     if collapsed:
         counts["exact_duplicate"] = collapsed
@@ -53,9 +53,9 @@ def test_quarantine_counts_equal_generator_manifest(warehouse, ci_manifest, tabl
 
 def test_raw_rows_equal_staged_quarantined_and_collapsed(warehouse, ci_manifest):
     for table, raw_rows in ci_manifest["raw_rows"].items():
-        staged = warehouse.execute(f"select count(*) from stg_shop__{table}").fetchone()[
-            0
-        ]
+        staged = warehouse.execute(
+            f"select count(*) from stg_shop__{table}"
+        ).fetchall()[0][0]
         accounted = staged + sum(_actual_counts(warehouse, table).values())
         assert accounted == raw_rows, table
 
@@ -75,7 +75,7 @@ def test_mixed_time_zone_orders_are_staged_at_their_utc_instant(
         from timezone_truth
         left join stg_shop__orders as orders using (order_id)
         """
-    ).fetchone()
+    ).fetchall()[0]
     warehouse.unregister("timezone_truth")
     assert mismatched == 0
     # Rows in other formats may carry a planted defect too; none may vanish.
@@ -85,12 +85,12 @@ def test_mixed_time_zone_orders_are_staged_at_their_utc_instant(
 def test_late_events_are_staged_and_flagged(warehouse, ci_manifest):
     flagged = warehouse.execute(
         "select count(*) from stg_shop__events where is_late_arrival"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert flagged == ci_manifest["flags"]["events"]["late_arrival"] > 0
 
 
 def test_test_accounts_are_flagged_not_lost(warehouse, ci_manifest):
     flagged = warehouse.execute(
         "select count(*) from stg_shop__customers where is_test_account"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert flagged == ci_manifest["flags"]["customers"]["test_account"] > 0

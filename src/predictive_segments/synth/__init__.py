@@ -1,0 +1,31 @@
+"""Synthetic demo data for predictive-segments: raw tables with planted truth.
+
+``generate(SynthConfig(...))`` simulates customers with latent personas
+(purchase, dropout, spend, engagement and campaign-response processes) and
+returns the raw tables of docs/raw_contract.md (with injected bad rows), the
+truth behind them and a manifest; ``write(result, out_dir)`` puts them on disk.
+Command line: ``python -m predictive_segments.synth --help``.
+"""
+
+from ._generate import (
+    ORDERS_ONLY_COLUMNS,
+    RAW_COLUMNS,
+    RAW_TABLES,
+    SynthConfig,
+    SynthResult,
+    generate,
+)
+from ._params import CURRENCY_RATES, PERSONAS
+from ._write import write
+
+__all__ = [
+    "CURRENCY_RATES",
+    "ORDERS_ONLY_COLUMNS",
+    "PERSONAS",
+    "RAW_COLUMNS",
+    "RAW_TABLES",
+    "SynthConfig",
+    "SynthResult",
+    "generate",
+    "write",
+]

@@ -1,0 +1,238 @@
+"""Constants and persona parameters of the demo-data simulator.
+
+Time inside the simulator is a float number of days relative to the as-of
+date T at 00:00 UTC (t = 0), so the prediction windows are [0, 90), [0, 30)
+and [0, 365) and the raw extract holds everything with t < 1 (end of day T).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: 1 unit of the currency is worth this many euros (same as seeds/currency_rates.csv).
+CURRENCY_RATES: dict[str, float] = {
+    "EUR": 1.0,
+    "USD": 0.92,
+    "GBP": 1.17,
+    "SEK": 0.088,
+    "PLN": 0.23,
+    "CHF": 1.05,
+}
+
+CHURN_WINDOW_DAYS = 90
+PROPENSITY_WINDOW_DAYS = 30
+CLV_HORIZON_DAYS = 365
+UPLIFT_WINDOW_DAYS = 30
+
+#: Reference time of the log-linear rate trends (days relative to T).
+T_REF = -365.0
+
+# ---------------------------------------------------------------- customers
+COUNTRIES = np.array(["DE", "FR", "NL", "ES", "IT", "US", "GB", "SE", "PL", "CH"])
+COUNTRY_P = np.array([0.28, 0.12, 0.08, 0.08, 0.08, 0.13, 0.10, 0.04, 0.06, 0.03])
+COUNTRY_CURRENCY = np.array(
+    ["EUR", "EUR", "EUR", "EUR", "EUR", "USD", "GBP", "SEK", "PLN", "CHF"]
+)
+# Rough local UTC offset in hours, used only to place orders at local day times.
+COUNTRY_UTC_OFFSET = np.array([1, 1, 1, 1, 1, -5, 0, 1, 1, 1])
+
+ACQUISITION_CHANNELS = np.array(
+    ["organic", "paid_search", "social", "referral", "email", "affiliate"]
+)
+ACQUISITION_P = np.array([0.34, 0.24, 0.16, 0.10, 0.08, 0.08])
+
+GENDERS = np.array(["female", "male", "diverse"])
+GENDER_P = np.array([0.50, 0.49, 0.01])
+GENDER_NULL_RATE = 0.03
+
+EMAIL_DOMAINS = np.array(
+    [
+        "gmail.com",
+        "outlook.com",
+        "yahoo.com",
+        "gmx.de",
+        "web.de",
+        "icloud.com",
+        "hotmail.com",
+        "orange.fr",
+        "proton.me",
+        "t-online.de",
+    ]
+)
+EMAIL_DOMAIN_P = np.array([0.34, 0.14, 0.08, 0.10, 0.08, 0.09, 0.06, 0.05, 0.03, 0.03])
+TEST_EMAIL_DOMAINS = np.array(["example.com", "test.invalid"])
+TEST_ACCOUNT_RATE = 0.002
+
+DEVICES = np.array(["desktop", "mobile", "tablet"])
+DEVICE_P = np.array([0.45, 0.45, 0.10])
+
+ORDER_CHANNELS = np.array(["web", "app", "store", "marketplace"])
+
+# ---------------------------------------------------------------- products
+CATEGORIES = np.array(
+    [
+        "electronics",
+        "home",
+        "fashion",
+        "beauty",
+        "sports",
+        "books",
+        "toys",
+        "grocery",
+    ]
+)
+PRICE_TIERS = np.array(["budget", "standard", "premium"])
+N_PRODUCTS = 500
+
+# ---------------------------------------------------------------- orders
+P_CANCELLED = 0.02
+P_ZERO_AMOUNT = 0.003
+#: Share of generated orders that are completed with a positive amount.
+Q_COMPLETED_POSITIVE = 1.0 - P_CANCELLED - P_ZERO_AMOUNT
+P_REFUND = 0.03
+P_FULL_REFUND = 0.7
+#: Expected refunded share of a completed order's amount.
+EXPECTED_REFUND_SHARE = P_REFUND * (P_FULL_REFUND + (1 - P_FULL_REFUND) * 0.5)
+P_SIBLING_ORDER = 0.01
+P_TZ_FORMAT = 0.02
+TZ_SUFFIXES = np.array(["Z", "+01:00", "+02:00", "-04:00", "-05:00"])
+TZ_OFFSET_MINUTES = np.array([0, 60, 120, -240, -300])
+TZ_SUFFIX_P = np.array([0.4, 0.15, 0.2, 0.1, 0.15])
+
+# ---------------------------------------------------------------- events
+EVENT_TYPES = np.array(
+    [
+        "page_view",
+        "product_view",
+        "add_to_cart",
+        "checkout",
+        "pricing_view",
+        "search",
+        "docs_view",
+    ]
+)
+BAD_EVENT_TYPES = np.array(["hover", "PAGEVIEW_V2", "scroll_depth"])
+#: Event types that carry a product category.
+EVENT_HAS_CATEGORY = np.array([False, True, True, True, False, True, False])
+
+USER_AGENTS_BY_DEVICE: dict[str, list[str]] = {
+    "desktop": [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/139.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.5 Safari/605.1.15",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 "
+        "Firefox/141.0",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/138.0.0.0 Safari/537.36",
+    ],
+    "mobile": [
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15"
+        " (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/139.0.0.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/138.0.0.0 Mobile Safari/537.36",
+    ],
+    "tablet": [
+        "Mozilla/5.0 (iPad; CPU OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+        "like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/138.0.0.0 Safari/537.36",
+    ],
+}
+BOT_USER_AGENTS = np.array(
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "python-requests/2.32.3 crawler",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    ]
+)
+P_LATE_ARRIVAL_SESSION = 0.004
+
+# ---------------------------------------------------------------- tickets
+TICKET_TOPICS = np.array(["billing", "delivery", "product", "account"])
+TICKET_TOPIC_P = np.array([0.2, 0.4, 0.3, 0.1])
+
+# ---------------------------------------------------------------- campaigns
+#: (campaign_id, assignment day relative to T, share of eligible customers).
+CAMPAIGNS: tuple[tuple[str, int, float], ...] = (
+    ("summer_promo", -75, 0.35),
+    ("winback", -45, 0.35),
+)
+
+# ---------------------------------------------------------------- personas
+PERSONAS = np.array(
+    [
+        "loyal_high_value",
+        "rising_value",
+        "regular",
+        "bargain_hunter",
+        "at_risk",
+        "one_time_buyer",
+        "browser",
+        "registered_no_orders",
+    ]
+)
+
+# One row per persona, in the order of PERSONAS. Rates are per day, money in EUR.
+# buyer: the first order follows the signup within hours (most shops register
+# at the first checkout); otherwise orders come only from the rate.
+# lam: mean purchase rate; lam_shape: gamma shape of its spread across customers.
+# g: log growth of the rate per year (mean, sd); life: mean lifetime in days.
+# decline_p: share of customers whose engagement starts to decline at some
+# time c (all at_risk customers, a few others), decline_k: decay per day of
+# the rates after c (range), decline_life: mean remaining lifetime after c.
+# aov: median mean order value, aov_sd: log sd of that across customers,
+# aov_g: log growth of the order value per year, order_sd: log sd per order.
+# tiers: base probabilities budget/standard/premium; prem_g: premium logit
+# growth per year. sess: browse sessions per day, depth: mean events per
+# session, cart: add-to-cart share of browse events. open/click: e-mail rates.
+# ticket: tickets per order, csat: mean score. effect: (summer, winback)
+# mean log multiplier of the purchase rate when treated, effect_add: extra
+# purchase rate per day when treated (persuadables that had stopped buying).
+# lapsed: rate of sporadic orders per day after the dropout (gifts, one-offs).
+# burst_shape: gamma shape of the activity level redrawn every 90 days (the
+# purchase and browsing rates are multiplied by it; smaller = burstier).
+PERSONA_PARAMS: dict[str, np.ndarray] = {
+    # columns: loyal, rising, regular, bargain, at_risk, one_time, browser, no_orders
+    "share": np.array([0.09, 0.08, 0.20, 0.14, 0.12, 0.14, 0.10, 0.13]),
+    "buyer": np.array([1, 1, 1, 1, 1, 1, 0, 0], dtype=bool),
+    "lam": np.array([1 / 25, 1 / 80, 1 / 80, 1 / 28, 1 / 40, 1 / 1500, 1 / 400, 0.0]),
+    "lam_shape": np.array([3.0, 3.0, 1.6, 2.5, 2.5, 1.0, 1.2, 1.0]),
+    "g_mean": np.array([0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    "g_sd": np.array([0.08, 0.25, 0.12, 0.1, 0.1, 0.1, 0.1, 0.1]),
+    "life": np.array([3000, 2500, 900, 1300, 2000, 60, 1500, 800]),
+    "decline_p": np.array([0.04, 0.02, 0.08, 0.06, 1.0, 0.0, 0.03, 0.0]),
+    "decline_k_lo": np.full(8, 1 / 120),
+    "decline_k_hi": np.full(8, 1 / 40),
+    "decline_life": np.array([150, 150, 120, 120, 80, 60, 150, 100]),
+    "aov": np.array([95.0, 55.0, 48.0, 19.0, 58.0, 42.0, 38.0, 40.0]),
+    "aov_sd": np.array([0.3, 0.3, 0.35, 0.3, 0.35, 0.5, 0.4, 0.4]),
+    "aov_g": np.array([0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    "order_sd": np.array([0.45, 0.45, 0.5, 0.4, 0.5, 0.55, 0.5, 0.5]),
+    "tier_budget": np.array([0.15, 0.35, 0.35, 0.70, 0.35, 0.40, 0.35, 0.35]),
+    "tier_standard": np.array([0.45, 0.50, 0.50, 0.26, 0.50, 0.45, 0.50, 0.50]),
+    "tier_premium": np.array([0.40, 0.15, 0.15, 0.04, 0.15, 0.15, 0.15, 0.15]),
+    "prem_g": np.array([0.0, 1.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    "sess": np.array(
+        [1 / 30, 1 / 35, 1 / 60, 1 / 30, 1 / 35, 1 / 150, 1 / 12, 1 / 120]
+    ),
+    "depth": np.array([4.0, 4.5, 3.5, 4.0, 3.5, 3.0, 6.0, 3.0]),
+    "cart": np.array([0.08, 0.08, 0.07, 0.12, 0.07, 0.05, 0.12, 0.05]),
+    "email": np.array([1 / 60, 1 / 60, 1 / 70, 1 / 50, 1 / 60, 1 / 90, 1 / 70, 1 / 90]),
+    "open": np.array([0.45, 0.38, 0.24, 0.50, 0.34, 0.12, 0.22, 0.14]),
+    "click": np.array([0.25, 0.30, 0.15, 0.32, 0.15, 0.08, 0.12, 0.08]),
+    "unsub": np.array([0.001, 0.002, 0.003, 0.002, 0.006, 0.006, 0.003, 0.006]),
+    "ticket": np.array([0.03, 0.04, 0.04, 0.03, 0.10, 0.05, 0.05, 0.0]),
+    "csat": np.array([4.4, 4.2, 4.0, 3.9, 3.0, 3.8, 3.9, 3.8]),
+    "effect_summer": np.array([0.0, -0.7, 0.1, 0.6, 0.4, 0.0, 0.0, 0.0]),
+    "effect_winback": np.array([0.0, -0.5, 0.15, 0.35, 0.7, 0.0, 0.0, 0.0]),
+    "effect_sd": np.array([0.05, 0.2, 0.1, 0.2, 0.2, 0.0, 0.0, 0.0]),
+    "effect_add": np.array([0.0, 0.0, 0.0, 0.0, 1 / 50, 0.0, 0.0, 0.0]),
+    "lapsed": np.array(
+        [1 / 900, 1 / 900, 1 / 1000, 1 / 700, 1 / 800, 1 / 1500, 1 / 2000, 0]
+    ),
+    "burst_shape": np.array([1.2, 1.0, 0.6, 0.8, 0.6, 0.5, 0.5, 1.0]),
+}
