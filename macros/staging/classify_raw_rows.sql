@@ -10,7 +10,7 @@
     columns _row_hash and _row_reason and adds:
       _row_status        'staged', 'quarantined' or 'collapsed_duplicate'
       _quarantine_reason the reason, for quarantined rows
-    Rules: exact duplicates (same _row_hash) are kept once; among valid rows
+    Rules: exact duplicates (same key and same _row_hash) are kept once; among valid rows
     sharing a key, the one with the latest recency_column (then the greatest
     _row_hash) is staged and the others are quarantined as
     'duplicate_id_conflict'.
@@ -27,7 +27,7 @@
 
 {% macro classify_raw_rows(relation, key_columns, recency_column) -%}
     select
-        ranked.*,
+        {{ star_except('ranked', ['_raw_record']) }},
         case
             when ranked._copy_number > 1 then 'collapsed_duplicate'
             when ranked._row_reason is not null then 'quarantined'
@@ -38,7 +38,13 @@
             when ranked._copy_number > 1 then null
             when ranked._row_reason is not null then ranked._row_reason
             when ranked._key_rank > 1 then 'duplicate_id_conflict'
-        end as _quarantine_reason
+        end as _quarantine_reason,
+        {#- The raw record is kept for quarantined rows only. -#}
+        case
+            when ranked._copy_number = 1
+                and (ranked._row_reason is not null or ranked._key_rank > 1)
+                then ranked._raw_record
+        end as _raw_record
     from (
         select
             numbered.*,
@@ -59,7 +65,11 @@
             select
                 {{ relation }}.*,
                 row_number() over (
-                    partition by {{ relation }}._row_hash
+                    partition by
+                        {%- for column in key_columns %}
+                        {{ relation }}.{{ column }},
+                        {%- endfor %}
+                        {{ relation }}._row_hash
                     order by {{ relation }}._row_hash
                 ) as _copy_number
             from {{ relation }}

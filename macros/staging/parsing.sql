@@ -38,6 +38,19 @@
 
 
 {% macro row_hash(columns) -%}
+    {{ return(adapter.dispatch('row_hash', 'predictive_segments')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__row_hash(columns) -%}
+    {#-
+        64-bit hash of a whole raw row. Exact duplicates are found among rows
+        with the same key and the same hash (see classify_raw_rows), so a
+        collision would need equal keys and equal 64-bit hashes.
+    -#}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro default__row_hash(columns) -%}
     {#- Hash of a whole raw row: equal for exact duplicates only. -#}
     {%- set parts = [] -%}
     {%- for column in columns -%}
@@ -131,4 +144,34 @@
 {% macro type_money() -%}
     {#- Money in major units (docs/raw_contract.md). -#}
     decimal(18, 2)
+{%- endmacro %}
+
+
+{% macro star_except(relation, columns) -%}
+    {#- Every column of `relation` but `columns`. -#}
+    {{ return(adapter.dispatch('star_except', 'predictive_segments')(relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__star_except(relation, columns) -%}
+    {{ relation }}.* except ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro duckdb__star_except(relation, columns) -%}
+    {{ relation }}.* exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+
+{% macro matches_in_distinct_values(values_relation, expression, pattern) -%}
+    {#-
+        Regular expressions are costly: evaluate `pattern` once per distinct
+        value of `expression` in `values_relation`. Renders a relation with
+        columns matched_value, is_match.
+    -#}
+    select
+        distinct_values.matched_value,
+        {{ regex_matches('distinct_values.matched_value', pattern) }} as is_match
+    from (
+        select distinct {{ expression }} as matched_value
+        from {{ values_relation }}
+    ) as distinct_values
 {%- endmacro %}

@@ -43,6 +43,12 @@ parsed as (
     from source
 ),
 
+bot_user_agents as (
+    {{ matches_in_distinct_values(
+        'parsed', "coalesce(parsed.user_agent, '')",
+        var('bot_user_agent_pattern')) }}
+),
+
 checked as (
     select
         parsed.*,
@@ -58,8 +64,7 @@ checked as (
                 ~ timestamp_in_range('parsed._received_at'),
                 'timestamp_out_of_range'),
             ('accepted_event_types.event_type is null', 'unknown_event_type'),
-            (regex_matches("coalesce(parsed.user_agent, '')",
-                var('bot_user_agent_pattern')), 'bot_traffic'),
+            ('bot_user_agents.is_match', 'bot_traffic'),
             ('customers.is_test_account', 'test_account'),
         ]) }} as _row_reason
     from parsed
@@ -67,6 +72,8 @@ checked as (
         on parsed.event_type = accepted_event_types.event_type
     left join customers
         on parsed.customer_id = customers.customer_id
+    left join bot_user_agents
+        on coalesce(parsed.user_agent, '') = bot_user_agents.matched_value
 ),
 
 classified as (
