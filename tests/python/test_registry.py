@@ -1,0 +1,103 @@
+"""Registry: version ids, gates and the choice of the serving model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictive_segments import registry
+
+
+def _frame(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": rng.normal(size=50), "y": rng.integers(0, 2, 50)})
+
+
+def test_version_is_stable_for_equal_inputs_and_changes_with_any_input():
+    fingerprint = registry.data_fingerprint(_frame(1))
+    base = registry.model_version("churn", {"depth": 4}, ["a", "b"], fingerprint, "c1")
+    assert base == registry.model_version(
+        "churn", {"depth": 4}, ["a", "b"], registry.data_fingerprint(_frame(1)), "c1"
+    )
+    variants = [
+        registry.model_version(
+            "propensity", {"depth": 4}, ["a", "b"], fingerprint, "c1"
+        ),
+        registry.model_version("churn", {"depth": 5}, ["a", "b"], fingerprint, "c1"),
+        registry.model_version("churn", {"depth": 4}, ["b", "a"], fingerprint, "c1"),
+        registry.model_version(
+            "churn",
+            {"depth": 4},
+            ["a", "b"],
+            registry.data_fingerprint(_frame(2)),
+            "c1",
+        ),
+        registry.model_version("churn", {"depth": 4}, ["a", "b"], fingerprint, "c2"),
+    ]
+    assert base not in variants
+    assert len(set(variants)) == len(variants)
+
+
+def test_fingerprint_sees_row_order_and_single_values():
+    frame = _frame(3)
+    changed = frame.copy()
+    changed.loc[7, "x"] += 1e-9
+    assert registry.data_fingerprint(frame) != registry.data_fingerprint(changed)
+    assert registry.data_fingerprint(frame) != registry.data_fingerprint(
+        frame.iloc[::-1]
+    )
+
+
+def test_gates_approve_only_when_every_gate_holds():
+    ok = registry.evaluate_gates(
+        {"auc": 0.8, "brier": 0.1}, {"auc": 0.65}, {"brier": 0.2}
+    )
+    assert ok == registry.GateResult(registry.APPROVED)
+    low = registry.evaluate_gates({"auc": 0.52}, {"auc": 0.65})
+    assert low.status == registry.REJECTED
+    assert "auc 0.52 < gate 0.65" in low.reason
+    missing = registry.evaluate_gates({"auc": math.nan}, {"auc": 0.65})
+    assert missing.status == registry.REJECTED
+    assert "not a number" in missing.reason
+
+
+def test_latest_approved_skips_rejected_and_prefers_newest():
+    rows = pd.DataFrame(
+        {
+            "model_kind": ["churn", "churn", "churn", "clv"],
+            "status": ["approved", "approved", "rejected", "approved"],
+            "model_version": ["v1", "v2", "v3", "c1"],
+            "trained_at": pd.to_datetime(
+                ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
+            ),
+        }
+    )
+    assert registry.latest_approved(rows, "churn")["model_version"] == "v2"
+    assert registry.latest_approved(rows, "uplift") is None
+
+
+def test_rows_need_a_reason_unless_approved():
+    with pytest.raises(ValueError, match="needs a reason"):
+        registry.registry_row(
+            kind="churn",
+            status="rejected",
+            reason=None,
+            as_of_date="2026-01-01",
+            training_cutoff="2025-10-01",
+            parameters={},
+            features=[],
+            metrics={},
+            fingerprint="f",
+            artifact=None,
+            run_id="r",
+            trained_at=None,
+        )
+
+
+def test_canonical_json_is_order_free_and_drops_non_finite_numbers():
+    assert registry.canonical_json(
+        {"b": 1, "a": np.float64("nan")}
+    ) == registry.canonical_json({"a": None, "b": 1})
