@@ -38,23 +38,56 @@
 {%- endmacro %}
 
 
-{% macro training_cutoffs() -%}
-    {#- {label: cutoff date} for each training label, before as_of_date. -#}
-    {%- set as_of = as_of_date() -%}
+{% macro label_windows() -%}
+    {#-
+        {label: (window_days, number of consecutive past windows)}. The most
+        recent window (ending on as_of_date) validates and calibrates a model;
+        older ones train it. CLV has one: two years of history rarely hold two
+        full horizons.
+    -#}
     {{ return({
-        'purchase': shift_date(as_of, -(var('propensity_window_days') | int)),
-        'churn': shift_date(as_of, -(var('churn_window_days') | int)),
-        'clv': shift_date(as_of, -(var('clv_horizon_days') | int)),
+        'purchase': (var('propensity_window_days') | int,
+                     var('training_windows') | int),
+        'churn': (var('churn_window_days') | int, var('training_windows') | int),
+        'clv': (var('clv_horizon_days') | int, 1),
     }) }}
+{%- endmacro %}
+
+
+{% macro training_cutoffs() -%}
+    {#-
+        {label: [cutoff dates, most recent first]}: the label windows start on
+        these cutoffs and the most recent ends on as_of_date.
+    -#}
+    {%- set as_of = as_of_date() -%}
+    {%- set cutoffs = {} -%}
+    {%- for label, (window_days, count) in label_windows().items() -%}
+        {%- set dates = [] -%}
+        {%- for index in range(1, count + 1) -%}
+            {%- do dates.append(shift_date(as_of, -(window_days * index))) -%}
+        {%- endfor -%}
+        {%- do cutoffs.update({label: dates}) -%}
+    {%- endfor -%}
+    {{ return(cutoffs) }}
+{%- endmacro %}
+
+
+{% macro all_training_cutoffs() -%}
+    {#- Every distinct training cutoff, in date order. -#}
+    {%- set dates = [] -%}
+    {%- for label_dates in training_cutoffs().values() -%}
+        {%- for cutoff in label_dates -%}
+            {%- if cutoff not in dates -%}{%- do dates.append(cutoff) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(dates | sort) }}
 {%- endmacro %}
 
 
 {% macro feature_cutoffs() -%}
     {#- Every date features are computed at: as_of_date and training cutoffs. -#}
-    {%- set dates = [as_of_date()] -%}
-    {%- for cutoff in training_cutoffs().values() -%}
-        {%- if cutoff not in dates -%}{%- do dates.append(cutoff) -%}{%- endif -%}
-    {%- endfor -%}
+    {%- set dates = all_training_cutoffs() -%}
+    {%- if as_of_date() not in dates -%}{%- do dates.append(as_of_date()) -%}{%- endif -%}
     {{ return(dates | sort) }}
 {%- endmacro %}
 

@@ -1,7 +1,9 @@
 {#
     Labels: what each customer did in the window that starts on a cutoff.
-    order_outcomes_after(cutoff, window_days) renders one row per customer of
-    the training spine with
+    label_outcomes(label) renders, for each cutoff of the label (see
+    training_cutoffs()), one row per customer of the training spine with
+      window_index         1 for the window ending on as_of_date, 2 for the
+                           one before it, ...
       had_purchase_before  at least one purchase before the cutoff
       window_order_count   purchases in [cutoff, cutoff + window)
       window_revenue       net revenue in that window (refunds included)
@@ -66,4 +68,18 @@
     )
 
     select * from final
+{%- endmacro %}
+
+
+{% macro label_outcomes(label) -%}
+    {%- set window_days = label_windows()[label][0] -%}
+    {%- for cutoff in training_cutoffs()[label] %}
+    select
+        outcomes_{{ loop.index }}.*,
+        {{ loop.index }} as window_index
+    from ({{ order_outcomes_after(cutoff, window_days) }}) as outcomes_{{ loop.index }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 {%- endmacro %}

@@ -3,4 +3,4 @@
     prediction window); joined to the lbl_ tables on (customer_id,
     cutoff_date) to train models.
 -#}
-{{ customer_features_at(training_cutoffs().values() | unique | sort) }}
+{{ customer_features_at(all_training_cutoffs()) }}

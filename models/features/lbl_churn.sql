@@ -1,14 +1,13 @@
 {#-
-    Churn labels: customers with a purchase before the churn cutoff
-    (as_of_date - churn_window_days) who made no purchase in the following
-    churn_window_days. Customers without a purchase history are kept with
+    Churn labels: customers with a purchase before a churn cutoff who made no
+    purchase in the following churn_window_days. One set of rows per cutoff
+    (as_of_date minus 1, 2, ... churn windows; window_index 1 is the newest). Customers without a purchase history are kept with
     had_purchase_before = false (models leave them out of churn training).
 -#}
 with
 
 outcomes as (
-    {{ order_outcomes_after(training_cutoffs()['churn'],
-        var('churn_window_days')) }}
+    {{ label_outcomes('churn') }}
 ),
 
 final as (

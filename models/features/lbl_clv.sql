@@ -7,8 +7,7 @@
 with
 
 outcomes as (
-    {{ order_outcomes_after(training_cutoffs()['clv'],
-        var('clv_horizon_days')) }}
+    {{ label_outcomes('clv') }}
 ),
 
 first_order as (

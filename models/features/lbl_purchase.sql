@@ -1,12 +1,12 @@
 {#-
     Purchase labels: did the customer buy within propensity_window_days after
-    the propensity cutoff (as_of_date - propensity_window_days)?
+    a propensity cutoff (as_of_date minus 1, 2, ... windows; window_index 1
+    is the newest)?
 -#}
 with
 
 outcomes as (
-    {{ order_outcomes_after(training_cutoffs()['purchase'],
-        var('propensity_window_days')) }}
+    {{ label_outcomes('purchase') }}
 ),
 
 final as (

@@ -51,9 +51,15 @@ def test_one_row_per_known_non_test_customer(warehouse):
 def test_training_cutoffs_precede_as_of_by_each_window(warehouse, ci_manifest):
     as_of = dt.date.fromisoformat(ci_manifest["as_of_date"])
     windows = ci_manifest["windows"]
+    # Two consecutive past windows for the classifiers, one CLV horizon.
     expected = {
-        as_of - dt.timedelta(days=windows[name])
-        for name in ("churn_window_days", "propensity_window_days", "clv_horizon_days")
+        as_of - dt.timedelta(days=windows[name] * index)
+        for name, count in (
+            ("churn_window_days", 2),
+            ("propensity_window_days", 2),
+            ("clv_horizon_days", 1),
+        )
+        for index in range(1, count + 1)
     }
     cutoffs = {
         row[0]
