@@ -204,3 +204,62 @@ def latest_approved(registry: pd.DataFrame, kind: str) -> pd.Series | None:
         return None
     order = np.lexsort((np.arange(len(rows)), rows["trained_at"].to_numpy()))
     return rows.iloc[order[-1]]
+
+
+def _registry_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("model_kind", pa.string()),
+            ("model_version", pa.string()),
+            ("status", pa.string()),
+            ("reason", pa.string()),
+            ("as_of_date", pa.date32()),
+            ("training_cutoff", pa.date32()),
+            ("parameters", pa.string()),
+            ("features", pa.string()),
+            ("metrics", pa.string()),
+            ("data_fingerprint", pa.string()),
+            ("code_version", pa.string()),
+            ("artifact", pa.binary()),
+            ("run_id", pa.string()),
+            ("trained_at", pa.timestamp("us")),
+        ]
+    )
+
+
+def to_arrow(rows: Sequence[Mapping[str, Any]]):
+    """Registry rows as a pyarrow Table with the registry's fixed schema."""
+    import pyarrow as pa
+
+    schema = _registry_schema()
+    columns = {}
+    for field in schema:
+        values = [_arrow_value(row[field.name], field.type) for row in rows]
+        columns[field.name] = pa.array(values, type=field.type)
+    return pa.table(columns, schema=schema)
+
+
+def _arrow_value(value: Any, arrow_type: Any) -> Any:
+    import pyarrow as pa
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if pa.types.is_date32(arrow_type):
+        return pd.Timestamp(value).date()
+    if pa.types.is_timestamp(arrow_type):
+        return pd.Timestamp(value).tz_localize(None).to_pydatetime()
+    return value
+
+
+def as_bool(value: Any) -> bool:
+    """A configuration flag as a bool: dbt renders config values as text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", "none", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")

@@ -1,0 +1,28 @@
+"""Churn probability and top reasons per customer with a purchase history."""
+
+import pyarrow as pa
+
+from predictive_segments import churn
+
+
+def model(dbt, session):
+    registry_rows = dbt.ref("train_churn").order("trained_at").df()
+    features = dbt.ref("feat_customers").order("customer_id").df()
+    scores = churn.score_probability_model(
+        registry_rows,
+        features,
+        kind="churn",
+        eligible=(features["order_count"] > 0).to_numpy(),
+        ineligible_reason="no purchase before as_of_date: churn is undefined",
+        with_reasons=True,
+    )
+    scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
+    scores = scores.rename(
+        columns={
+            "probability": "churn_probability",
+            "reasons": "churn_reasons",
+            "model_version": "churn_model_version",
+            "score_note": "churn_score_note",
+        }
+    )
+    return pa.Table.from_pandas(scores, preserve_index=False)

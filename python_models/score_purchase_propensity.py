@@ -1,0 +1,27 @@
+"""Probability that each customer buys within propensity_window_days."""
+
+import numpy as np
+import pyarrow as pa
+
+from predictive_segments import churn
+
+
+def model(dbt, session):
+    registry_rows = dbt.ref("train_purchase_propensity").order("trained_at").df()
+    features = dbt.ref("feat_customers").order("customer_id").df()
+    scores = churn.score_probability_model(
+        registry_rows,
+        features,
+        kind="purchase_propensity",
+        eligible=np.ones(len(features), dtype=bool),
+        ineligible_reason="",
+    )
+    scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
+    scores = scores.drop(columns="reasons").rename(
+        columns={
+            "probability": "purchase_probability",
+            "model_version": "purchase_model_version",
+            "score_note": "purchase_score_note",
+        }
+    )
+    return pa.Table.from_pandas(scores, preserve_index=False)

@@ -1,0 +1,504 @@
+"""Lookalike audiences: who resembles the seed (e.g. the top 5 % by predicted CLV)?
+
+The seed is a set of known "good" customers; everyone else is *unlabeled*, not
+negative: some of them are exactly the lookalikes we want to find. This is
+positive-unlabeled (PU) learning. A gradient-boosted classifier learns seed vs
+unlabeled; under the usual PU assumption (seed members are picked from the
+positives independently of their features) its score is proportional to the
+probability of being a positive, so *ranking* the unlabeled by it ranks them by
+similarity to the seed.
+
+Scores are produced **out of fold** for everyone: the rows are split into
+``n_folds`` folds that depend only on the row count and ``seed`` (never on the
+labels), and each row is scored by the model trained on the other folds. So a
+row's score never depends on its own label, and the model cannot flatter
+customers it memorised. Scores come from a fresh fit on every run; the fold
+models are not kept. A final model on all rows is kept (``score``,
+``to_bytes``/``from_bytes``) for scoring *new* customers only: its scores on
+the rows it was trained on are in-sample and must not be used for them.
+
+Evaluation (``recall_by_tier_``): a share of the seed is held out, treated as
+unlabeled and scored like everyone else; a good lookalike model ranks these
+hidden seed members near the top of the non-seed ranking.
+
+Inputs: a feature frame with one row per customer (numeric or boolean columns;
+nulls allowed, e.g. order features of registered users who never ordered) and a
+boolean seed mask in the same row order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy.stats import rankdata
+
+TIERS: tuple[int, ...] = (1, 2, 5, 10)
+"""Audience tiers, in percent of the non-seed customers (top 1 %, 2 %, 5 %, 10 %)."""
+
+_FORMAT = "predictive_segments.lookalike/1"
+_RESERVED_PARAMS = ("nthread", "n_jobs", "seed", "random_state", "objective")
+_DEFAULT_PARAMS: dict[str, Any] = {
+    "eta": 0.05,
+    "max_depth": 4,
+    # PU labels are noisy (the unlabeled hold positives): keep leaves from
+    # chasing single customers.
+    "min_child_weight": 5.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "lambda": 1.0,
+    "num_boost_round": 200,
+}
+
+
+def check_seed(
+    is_seed: np.ndarray, min_seed: int = 100, warn_below: int = 1000
+) -> tuple[bool, str | None, str | None]:
+    """Say whether a seed is large enough to train a lookalike model.
+
+    Returns ``(ok, reason, warning)``: ``ok`` is False when the seed has fewer
+    than ``min_seed`` members or the rest of the population (the unlabeled
+    customers to rank) has fewer than ``min_seed`` customers, and ``reason``
+    then says why (else None). ``warning`` is a text when the seed is usable
+    but smaller than ``warn_below`` (recall per tier is then noisy), else None.
+    Raises ValueError when ``is_seed`` is not a boolean (or 0/1) vector.
+    """
+    seed = _as_seed_mask(is_seed)
+    if min_seed < 1 or warn_below < min_seed:
+        raise ValueError(
+            f"min_seed={min_seed}, warn_below={warn_below}; "
+            "pass 1 <= min_seed <= warn_below"
+        )
+    n_seed = int(seed.sum())
+    n_rest = int(seed.size - n_seed)
+    if n_seed < min_seed:
+        return (
+            False,
+            f"seed has {n_seed} customers; a lookalike model needs at least "
+            f"{min_seed} (widen the seed definition or wait for more data)",
+            None,
+        )
+    if n_rest < min_seed:
+        return (
+            False,
+            f"only {n_rest} customers are outside the seed; need at least "
+            f"{min_seed} to rank (the seed covers almost everyone: narrow it)",
+            None,
+        )
+    warning = None
+    if n_seed < warn_below:
+        warning = (
+            f"seed has {n_seed} customers (< {warn_below}): the model is usable "
+            "but the recall per tier is measured on few held-out members"
+        )
+    return True, None, warning
+
+
+class LookalikeModel:
+    """Positive-unlabeled lookalike model with out-of-fold scores.
+
+    Parameters: ``n_folds`` folds for out-of-fold scoring (>= 2); ``seed`` for
+    the fold split, the held-out seed members and xgboost; ``nthread`` xgboost
+    threads; ``params`` overrides xgboost booster parameters (plus
+    ``num_boost_round``; ``nthread``/``seed``/``objective`` are set by this
+    class); ``holdout_share`` of the seed held out for ``recall_by_tier_``
+    (0 skips the evaluation); ``final_model`` fits a model on all rows for
+    ``score`` and ``to_bytes``.
+
+    Fitted attributes (after ``fit_score``): ``features_`` (columns used;
+    all-null and constant columns are dropped), ``dropped_features_``,
+    ``recall_by_tier_`` ({tier percent: share of held-out seed members inside
+    that tier}), ``top_tier_lift_`` (share of held-out seed in the top tier
+    divided by the top tier's share of customers; 1 = random),
+    ``evaluation_`` (dict with the counts behind these figures) and
+    ``booster_`` (the final model, or None).
+    """
+
+    def __init__(
+        self,
+        n_folds: int = 5,
+        seed: int = 0,
+        nthread: int = 2,
+        params: dict[str, Any] | None = None,
+        holdout_share: float = 0.2,
+        final_model: bool = True,
+    ) -> None:
+        if n_folds < 2:
+            raise ValueError(f"n_folds={n_folds}; pass n_folds >= 2")
+        if nthread < 1:
+            raise ValueError(f"nthread={nthread}; pass nthread >= 1")
+        if not 0.0 <= holdout_share < 1.0:
+            raise ValueError(
+                f"holdout_share={holdout_share}; pass a share in [0, 1) "
+                "(0 skips the held-out recall evaluation)"
+            )
+        bad = sorted(set(params or {}) & set(_RESERVED_PARAMS))
+        if bad:
+            raise ValueError(
+                f"params sets {bad}; pass seed and nthread as constructor "
+                "arguments (the objective is fixed to binary:logistic)"
+            )
+        self.n_folds = int(n_folds)
+        self.seed = int(seed)
+        self.nthread = int(nthread)
+        self.params = dict(params or {})
+        self.holdout_share = float(holdout_share)
+        self.final_model = bool(final_model)
+        self.features_: list[str] | None = None
+        self.dropped_features_: list[str] = []
+        self.recall_by_tier_: dict[int, float] | None = None
+        self.top_tier_lift_: float | None = None
+        self.evaluation_: dict[str, Any] | None = None
+        self.booster_: xgb.Booster | None = None
+
+    # -- fitting -----------------------------------------------------------
+    def fit_score(self, X: pd.DataFrame, is_seed: np.ndarray) -> pd.DataFrame:
+        """Score every customer out of fold and evaluate on held-out seed members.
+
+        Returns a frame indexed like ``X`` with columns
+        ``lookalike_score`` (float in [0, 1]: out-of-fold estimate of the
+        probability of being in the seed; only its ranking is meant to be used,
+        scores from different fold models are comparable because every fold
+        model sees the same seed share up to sampling),
+        ``lookalike_percentile`` (0-100 among NON-seed customers, 100 = most
+        similar: percent of non-seed customers scored at or below this one;
+        null for seed members), ``lookalike_tier`` (nullable integer 1, 2, 5
+        or 10: the smallest top-x % tier of the non-seed ranking holding the
+        customer, i.e. percentile > 100 - x; null below the top 10 % and for
+        seed members, who are excluded from the audience; ties at a tier edge
+        all join the tier) and ``is_seed`` (bool).
+        Raises ValueError when the inputs are malformed or the seed fails
+        ``check_seed`` with its defaults.
+        """
+        matrix, names = self._prepare_fit(X, is_seed)
+        seed_mask = _as_seed_mask(is_seed)
+        folds = _fold_ids(matrix.shape[0], self.n_folds, self.seed)
+
+        scores = self._oof_scores(matrix, seed_mask, folds, names)
+        percentile, tier = _rank_non_seed(scores, seed_mask)
+
+        self._evaluate(matrix, seed_mask, folds, names)
+        self.booster_ = (
+            self._train(matrix, seed_mask.astype(float), names)
+            if self.final_model
+            else None
+        )
+        return pd.DataFrame(
+            {
+                "lookalike_score": scores,
+                "lookalike_percentile": percentile,
+                "lookalike_tier": pd.arrays.IntegerArray(tier, mask=tier == 0),
+                "is_seed": seed_mask,
+            },
+            index=X.index,
+        )
+
+    def _prepare_fit(
+        self, X: pd.DataFrame, is_seed: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("X must be a pandas DataFrame of customer features")
+        seed_mask = _as_seed_mask(is_seed)
+        if seed_mask.shape[0] != len(X):
+            raise ValueError(
+                f"is_seed has {seed_mask.shape[0]} values but X has {len(X)} rows; "
+                "pass one seed flag per customer row, in the same order"
+            )
+        ok, reason, _ = check_seed(seed_mask)
+        if not ok:
+            raise ValueError(reason)
+        matrix, columns = _numeric_matrix(X)
+        keep = _informative_columns(matrix)
+        if not keep.any():
+            raise ValueError(
+                "every feature column is all-null or constant; pass features "
+                "that vary between customers"
+            )
+        self.features_ = [c for c, k in zip(columns, keep, strict=True) if k]
+        self.dropped_features_ = [
+            c for c, k in zip(columns, keep, strict=True) if not k
+        ]
+        return np.ascontiguousarray(matrix[:, keep]), list(self.features_)
+
+    def _booster_params(self) -> tuple[dict[str, Any], int]:
+        merged = {**_DEFAULT_PARAMS, **self.params}
+        rounds = int(merged.pop("num_boost_round"))
+        merged.update(
+            objective="binary:logistic",
+            tree_method="hist",
+            nthread=self.nthread,
+            seed=self.seed,
+        )
+        return merged, rounds
+
+    def _train(self, matrix: np.ndarray, label: np.ndarray, names: list[str]):
+        params, rounds = self._booster_params()
+        dtrain = xgb.DMatrix(
+            matrix, label=label, feature_names=names, nthread=self.nthread
+        )
+        return xgb.train(params, dtrain, num_boost_round=rounds)
+
+    def _oof_scores(
+        self,
+        matrix: np.ndarray,
+        label: np.ndarray,
+        folds: np.ndarray,
+        names: list[str],
+    ) -> np.ndarray:
+        scores = np.empty(matrix.shape[0], dtype=float)
+        for k in range(self.n_folds):
+            test = folds == k
+            booster = self._train(matrix[~test], label[~test].astype(float), names)
+            dtest = xgb.DMatrix(matrix[test], feature_names=names, nthread=self.nthread)
+            scores[test] = booster.predict(dtest)
+        return scores
+
+    def _evaluate(
+        self,
+        matrix: np.ndarray,
+        seed_mask: np.ndarray,
+        folds: np.ndarray,
+        names: list[str],
+    ) -> None:
+        self.recall_by_tier_ = None
+        self.top_tier_lift_ = None
+        self.evaluation_ = None
+        if self.holdout_share == 0.0:
+            return
+        seed_rows = np.flatnonzero(seed_mask)
+        n_hold = max(1, round(self.holdout_share * seed_rows.size))
+        rng = np.random.default_rng([self.seed, 1])
+        held = np.zeros(seed_mask.size, dtype=bool)
+        held[rng.choice(seed_rows, size=n_hold, replace=False)] = True
+        # Held-out seed members are relabelled unlabeled, exactly like the
+        # lookalikes we hope to find, and ranked together with them.
+        train_seed = seed_mask & ~held
+        scores = self._oof_scores(matrix, train_seed, folds, names)
+        _, tier = _rank_non_seed(scores, train_seed)
+        held_tier = tier[held]
+        n_rank = int((~train_seed).sum())
+        recall, share, lift = {}, {}, {}
+        for x in TIERS:
+            in_tier = (tier >= 1) & (tier <= x)
+            held_in = (held_tier >= 1) & (held_tier <= x)
+            recall[x] = float(held_in.mean())
+            share[x] = float(in_tier.sum() / n_rank)
+            lift[x] = recall[x] / share[x] if share[x] > 0 else float("nan")
+        self.recall_by_tier_ = recall
+        self.top_tier_lift_ = lift[TIERS[0]]
+        self.evaluation_ = {
+            "heldout_seed": int(n_hold),
+            "training_seed": int(train_seed.sum()),
+            "ranked_customers": n_rank,
+            "recall_by_tier": recall,
+            "tier_share": share,
+            "lift_by_tier": lift,
+        }
+
+    # -- reuse -------------------------------------------------------------
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        """Score new customers with the final full-data model.
+
+        Returns floats in [0, 1] (same scale as ``lookalike_score``). Use it for
+        customers that were not in the training frame; for those that were,
+        use the out-of-fold scores of ``fit_score``.
+        """
+        if self.booster_ is None or self.features_ is None:
+            raise ValueError(
+                "no final model: call fit_score with final_model=True first "
+                "(or load one with LookalikeModel.from_bytes)"
+            )
+        matrix = _select_features(X, self.features_)
+        dmat = xgb.DMatrix(matrix, feature_names=self.features_, nthread=self.nthread)
+        return self.booster_.predict(dmat).astype(float)
+
+    def to_bytes(self) -> bytes:
+        """Serialize the final model, its settings and evaluation (JSON bytes)."""
+        if self.booster_ is None or self.features_ is None:
+            raise ValueError("nothing to serialize: fit with final_model=True first")
+        payload = {
+            "format": _FORMAT,
+            "settings": {
+                "n_folds": self.n_folds,
+                "seed": self.seed,
+                "nthread": self.nthread,
+                "params": self.params,
+                "holdout_share": self.holdout_share,
+                "final_model": self.final_model,
+            },
+            "features": self.features_,
+            "dropped_features": self.dropped_features_,
+            "evaluation": _json_keys(self.evaluation_),
+            "booster_ubj": base64.b64encode(
+                bytes(self.booster_.save_raw("ubj"))
+            ).decode("ascii"),
+        }
+        return json.dumps(payload, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LookalikeModel:
+        """Rebuild a model written by ``to_bytes``; ``score`` gives identical output."""
+        try:
+            payload = json.loads(bytes(data).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(
+                "not a serialized LookalikeModel (expected JSON from to_bytes)"
+            ) from err
+        if payload.get("format") != _FORMAT:
+            raise ValueError(
+                f"format {payload.get('format')!r} is not {_FORMAT!r}; "
+                "pass bytes written by LookalikeModel.to_bytes"
+            )
+        model = cls(**payload["settings"])
+        model.features_ = list(payload["features"])
+        model.dropped_features_ = list(payload["dropped_features"])
+        evaluation = payload["evaluation"]
+        if evaluation is not None:
+            evaluation = _int_keys(evaluation)
+            model.evaluation_ = evaluation
+            model.recall_by_tier_ = evaluation["recall_by_tier"]
+            model.top_tier_lift_ = evaluation["lift_by_tier"][TIERS[0]]
+        booster = xgb.Booster(params={"nthread": model.nthread})
+        booster.load_model(bytearray(base64.b64decode(payload["booster_ubj"])))
+        model.booster_ = booster
+        return model
+
+
+# -- helpers -----------------------------------------------------------------
+def _as_seed_mask(is_seed: np.ndarray) -> np.ndarray:
+    arr = np.asarray(is_seed)
+    if arr.ndim != 1:
+        raise ValueError(f"is_seed has shape {arr.shape}; pass a 1-D boolean vector")
+    if arr.dtype == bool:
+        return arr
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(
+            f"is_seed has dtype {arr.dtype}; pass booleans (True = in the seed)"
+        )
+    values = arr.astype(float)
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(
+            f"is_seed has {int(bad.sum())} values other than 0/1 (nulls count); "
+            "pass booleans (True = in the seed)"
+        )
+    return values == 1.0
+
+
+def _numeric_matrix(X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Float matrix of ``X`` (nulls -> NaN); ValueError for unusable columns."""
+    columns = [str(c) for c in X.columns]
+    if not columns:
+        raise ValueError("X has no columns; pass at least one feature column")
+    if len(set(columns)) != len(columns):
+        raise ValueError("X has duplicate column names; make them unique")
+    bad = [
+        str(c)
+        for c in X.columns
+        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+    ]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric columns {bad}; pass numeric or boolean features "
+            "(encode categories, move ids such as customer_id to the index)"
+        )
+    matrix = np.column_stack(
+        [X[c].to_numpy(dtype=float, na_value=np.nan) for c in X.columns]
+    )
+    infinite = np.isinf(matrix).sum(axis=0)
+    if infinite.any():
+        where = {columns[j]: int(n) for j, n in enumerate(infinite) if n}
+        raise ValueError(
+            f"X has infinite values {where}; replace them with null or finite numbers"
+        )
+    return matrix, columns
+
+
+def _informative_columns(matrix: np.ndarray) -> np.ndarray:
+    """True for columns that are neither all-null nor constant.
+
+    A column whose non-null values are all equal but which has some nulls is
+    kept: being null (e.g. never ordered) is itself informative.
+    """
+    keep = np.zeros(matrix.shape[1], dtype=bool)
+    for j in range(matrix.shape[1]):
+        col = matrix[:, j]
+        present = col[~np.isnan(col)]
+        if present.size == 0:
+            continue
+        has_null = present.size < col.size
+        keep[j] = has_null or bool(np.ptp(present) > 0)
+    return keep
+
+
+def _select_features(X: pd.DataFrame, features: list[str]) -> np.ndarray:
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError("X must be a pandas DataFrame of customer features")
+    by_name = {str(c): c for c in X.columns}
+    missing = [f for f in features if f not in by_name]
+    if missing:
+        raise ValueError(
+            f"X lacks feature columns {missing} the model was trained on; "
+            "pass the same feature columns as at training"
+        )
+    matrix, _ = _numeric_matrix(X[[by_name[f] for f in features]])
+    return matrix
+
+
+def _fold_ids(n: int, n_folds: int, seed: int) -> np.ndarray:
+    """Fold of each row: a seeded shuffle of row positions, label-blind on purpose.
+
+    Folds that ignore the labels guarantee that a row's out-of-fold score does
+    not change when only its own label changes.
+    """
+    if n < n_folds:
+        raise ValueError(f"{n} rows cannot be split into {n_folds} folds")
+    perm = np.random.default_rng([seed, 0]).permutation(n)
+    folds = np.empty(n, dtype=np.int64)
+    folds[perm] = np.arange(n) % n_folds
+    return folds
+
+
+def _rank_non_seed(
+    scores: np.ndarray, seed_mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile (0-100, NaN for seed) and tier (0 = none) among non-seed rows."""
+    percentile = np.full(scores.shape[0], np.nan)
+    tier = np.zeros(scores.shape[0], dtype=np.int64)
+    rest = ~seed_mask
+    n = int(rest.sum())
+    # "max" rank: the count of non-seed customers scored at or below this one,
+    # so ties share a percentile and a tier.
+    at_or_below = rankdata(scores[rest], method="max").astype(np.int64)
+    percentile[rest] = 100.0 * at_or_below / n
+    above = n - at_or_below
+    rest_tier = np.zeros(n, dtype=np.int64)
+    for x in sorted(TIERS, reverse=True):
+        # percentile > 100 - x  <=>  above / n < x / 100, in exact integers.
+        rest_tier[above * 100 < x * n] = x
+    tier[rest] = rest_tier
+    return percentile, tier
+
+
+def _json_keys(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:
+    if evaluation is None:
+        return None
+    return {
+        k: ({str(t): v for t, v in val.items()} if isinstance(val, dict) else val)
+        for k, val in evaluation.items()
+    }
+
+
+def _int_keys(evaluation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (
+            {int(t): val[t] for t in sorted(val, key=int)}
+            if isinstance(val, dict)
+            else val
+        )
+        for k, val in evaluation.items()
+    }

@@ -1,0 +1,633 @@
+"""Uplift models for randomized campaigns: who converts *because* of the contact?
+
+The data come from a randomized campaign: each customer was assigned to the
+treated arm (contacted) or the control arm (held out) at random, and the
+outcome is either binary (converted within the window: 0/1) or continuous
+(revenue within the window, in major currency units). Two meta-learners
+(Künzel, Sekhon, Bickel and Yu 2019, "Metalearners for estimating
+heterogeneous treatment effects using machine learning", PNAS) estimate the
+conditional treatment effect with xgboost:
+
+* ``TLearner``: one outcome model per arm; uplift = mu1(x) - mu0(x).
+* ``XLearner``: the T-learner's arm models, then imputed individual effects
+  (treated: y - mu0(x); control: mu1(x) - y) regressed on x per arm, blended
+  with the propensity: tau(x) = e * tau0(x) + (1 - e) * tau1(x). In a
+  randomized campaign the propensity e is the known randomization share (pass
+  it) or, when not given, the treated share observed at fit.
+
+``choose_uplift_model`` fits both on a training fold, compares them by Qini
+coefficient on a held-out fold (and against random targeting), and refits the
+winner on all rows. ``uplift_groups`` turns predictions into the four classic
+groups. Check the campaign first with ``check_arms``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.model_selection import train_test_split
+
+from .lookalike import _informative_columns, _numeric_matrix, _select_features
+from .metrics import auuc, qini_coefficient
+
+OutcomeType = Literal["auto", "binary", "continuous"]
+
+GROUPS: tuple[str, ...] = ("persuadable", "sure thing", "lost cause", "sleeping dog")
+"""Labels returned by ``uplift_groups``."""
+
+_FORMAT = "predictive_segments.uplift/1"
+_RESERVED_PARAMS = ("nthread", "n_jobs", "seed", "random_state", "objective")
+_DEFAULT_PARAMS: dict[str, Any] = {
+    "eta": 0.05,
+    "max_depth": 3,
+    # Uplift is a small difference between two noisy fits: large leaves keep
+    # each arm model smooth so the difference is not dominated by noise.
+    "min_child_weight": 20.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "lambda": 5.0,
+    "num_boost_round": 200,
+}
+
+
+def check_arms(
+    treated: np.ndarray,
+    min_per_arm: int = 100,
+    outcome: np.ndarray | None = None,
+) -> tuple[bool, str]:
+    """Say whether a campaign can train an uplift model.
+
+    ``treated`` is 0/1 (or boolean) per customer: 1 = contacted, 0 = control.
+    Returns ``(eligible, message)``: not eligible when there is no control
+    group, no treated group, or fewer than ``min_per_arm`` customers in an arm;
+    when ``outcome`` is given and binary, also when an arm has no converter or
+    only converters. The message says why (or, when eligible, the arm sizes).
+    Raises ValueError when ``treated`` is not 0/1 or has nulls.
+    """
+    t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
+    if min_per_arm < 1:
+        raise ValueError(f"min_per_arm={min_per_arm}; pass min_per_arm >= 1")
+    n_t = int(t.sum())
+    n_c = int(t.size - n_t)
+    if n_c == 0:
+        return False, (
+            f"campaign has no control group ({n_t} treated, 0 control): uplift "
+            "cannot be measured; hold out a random control group"
+        )
+    if n_t == 0:
+        return False, f"campaign has no treated customers (0 treated, {n_c} control)"
+    if min(n_t, n_c) < min_per_arm:
+        return False, (
+            f"campaign has {n_t} treated and {n_c} control customers; uplift "
+            f"needs at least {min_per_arm} per arm"
+        )
+    if outcome is not None:
+        y = _as_float(outcome, "outcome")
+        if y.size != t.size:
+            raise ValueError(
+                f"outcome has {y.size} values but treated has {t.size}; "
+                "pass one value per customer"
+            )
+        if _is_binary(y):
+            for name, arm in (("treated", t == 1), ("control", t == 0)):
+                rate = y[arm].mean()
+                if rate in (0.0, 1.0):
+                    return False, (
+                        f"every {name} customer has outcome {int(rate)}: the "
+                        "campaign has no contrast to learn from"
+                    )
+    return True, f"eligible: {n_t} treated and {n_c} control customers"
+
+
+class _UpliftLearner:
+    """Shared fitting, prediction and serialization of the meta-learners."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        nthread: int = 2,
+        params: dict[str, Any] | None = None,
+        outcome_type: OutcomeType = "auto",
+    ) -> None:
+        if nthread < 1:
+            raise ValueError(f"nthread={nthread}; pass nthread >= 1")
+        if outcome_type not in ("auto", "binary", "continuous"):
+            raise ValueError(
+                f"outcome_type={outcome_type!r}; pass 'auto', 'binary' or 'continuous'"
+            )
+        bad = sorted(set(params or {}) & set(_RESERVED_PARAMS))
+        if bad:
+            raise ValueError(
+                f"params sets {bad}; pass seed and nthread as constructor "
+                "arguments (the objective follows the outcome type)"
+            )
+        self.seed = int(seed)
+        self.nthread = int(nthread)
+        self.params = dict(params or {})
+        self.outcome_type = outcome_type
+        self.features_: list[str] | None = None
+        self.binary_: bool | None = None
+        self.boosters_: dict[str, xgb.Booster] = {}
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "nthread": self.nthread,
+            "params": self.params,
+            "outcome_type": self.outcome_type,
+        }
+
+    # -- fitting helpers -----------------------------------------------------
+    def _prepare_fit(
+        self, X: pd.DataFrame, treated: np.ndarray, outcome: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("X must be a pandas DataFrame of customer features")
+        t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
+        y = _as_float(outcome, "outcome")
+        if not (t.size == y.size == len(X)):
+            raise ValueError(
+                f"X has {len(X)} rows, treated {t.size} values, outcome {y.size}; "
+                "pass one value per customer row, in the same order"
+            )
+        ok, reason = check_arms(t, min_per_arm=1, outcome=y)
+        if not ok:
+            raise ValueError(reason)
+        binary = _is_binary(y)
+        if self.outcome_type == "binary" and not binary:
+            raise ValueError(
+                "outcome_type='binary' but outcome has values other than 0/1; "
+                "pass the conversion flag or use outcome_type='continuous'"
+            )
+        self.binary_ = (
+            binary if self.outcome_type == "auto" else (self.outcome_type == "binary")
+        )
+        matrix, columns = _numeric_matrix(X)
+        keep = _informative_columns(matrix)
+        if not keep.any():
+            raise ValueError(
+                "every feature column is all-null or constant; pass features "
+                "that vary between customers"
+            )
+        self.features_ = [c for c, k in zip(columns, keep, strict=True) if k]
+        return np.ascontiguousarray(matrix[:, keep]), t, y
+
+    def _train(
+        self, matrix: np.ndarray, label: np.ndarray, objective: str
+    ) -> xgb.Booster:
+        merged = {**_DEFAULT_PARAMS, **self.params}
+        rounds = int(merged.pop("num_boost_round"))
+        merged.update(
+            objective=objective,
+            tree_method="hist",
+            nthread=self.nthread,
+            seed=self.seed,
+        )
+        dtrain = xgb.DMatrix(
+            matrix, label=label, feature_names=self.features_, nthread=self.nthread
+        )
+        return xgb.train(merged, dtrain, num_boost_round=rounds)
+
+    def _outcome_objective(self) -> str:
+        return "binary:logistic" if self.binary_ else "reg:squarederror"
+
+    def _fit_arms(self, matrix: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
+        objective = self._outcome_objective()
+        self.boosters_ = {
+            "mu_treated": self._train(matrix[t == 1], y[t == 1], objective),
+            "mu_control": self._train(matrix[t == 0], y[t == 0], objective),
+        }
+
+    def _matrix(self, X: pd.DataFrame) -> xgb.DMatrix:
+        if self.features_ is None or not self.boosters_:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
+        return xgb.DMatrix(
+            _select_features(X, self.features_),
+            feature_names=self.features_,
+            nthread=self.nthread,
+        )
+
+    # -- public prediction -----------------------------------------------------
+    def predict_arms(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Predicted outcome under each arm, indexed like ``X``.
+
+        Columns ``p_treated`` and ``p_control``: probability of converting if
+        contacted / not contacted for a binary outcome; expected revenue (in
+        the outcome's currency units) for a continuous outcome.
+        """
+        dmat = self._matrix(X)
+        return pd.DataFrame(
+            {
+                "p_treated": self.boosters_["mu_treated"].predict(dmat).astype(float),
+                "p_control": self.boosters_["mu_control"].predict(dmat).astype(float),
+            },
+            index=X.index,
+        )
+
+    # -- serialization ---------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialize the fitted learner (JSON bytes with the xgboost models)."""
+        if self.features_ is None or not self.boosters_:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
+        payload = {
+            "format": _FORMAT,
+            "kind": self.kind,
+            "settings": self._settings(),
+            "features": self.features_,
+            "binary": self.binary_,
+            "state": self._state(),
+            "boosters_ubj": {
+                name: base64.b64encode(bytes(b.save_raw("ubj"))).decode("ascii")
+                for name, b in sorted(self.boosters_.items())
+            },
+        }
+        return json.dumps(payload, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _UpliftLearner:
+        """Rebuild a learner written by ``to_bytes``; predictions are identical."""
+        payload = _read_payload(data)
+        if cls.kind and payload["kind"] != cls.kind:
+            raise ValueError(
+                f"these bytes hold a {payload['kind']} model, not a {cls.kind}; "
+                "use uplift_model_from_bytes to load either kind"
+            )
+        return _from_payload(payload)
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        del state
+
+
+class TLearner(_UpliftLearner):
+    """Two-model uplift learner: one xgboost outcome model per arm.
+
+    ``seed`` and ``nthread`` go to xgboost; ``params`` overrides booster
+    parameters (and ``num_boost_round``); ``outcome_type`` 'auto' treats a 0/1
+    outcome as binary (logistic models, uplift in probability points) and
+    anything else as continuous (squared-error models, uplift in outcome
+    units such as EUR of revenue).
+    """
+
+    kind: ClassVar[str] = "t_learner"
+
+    def fit(
+        self, X: pd.DataFrame, treated: np.ndarray, outcome: np.ndarray
+    ) -> TLearner:
+        """Fit one model per arm; returns self."""
+        matrix, t, y = self._prepare_fit(X, treated, outcome)
+        self._fit_arms(matrix, t, y)
+        return self
+
+    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
+        """Treatment effect per customer: p_treated - p_control.
+
+        In probability points (-1..1) for a binary outcome, in outcome units
+        (e.g. EUR) for a continuous one.
+        """
+        arms = self.predict_arms(X)
+        return (arms["p_treated"] - arms["p_control"]).to_numpy()
+
+
+class XLearner(_UpliftLearner):
+    """X-learner (Künzel et al. 2019) with xgboost.
+
+    Stage 1 fits the arm models of the T-learner; stage 2 regresses the
+    imputed effects (treated: y - mu0(x), control: mu1(x) - y) on the
+    features within each arm; the two effect models are blended with the
+    propensity ``e``: tau(x) = e * tau0(x) + (1 - e) * tau1(x), which gives
+    more weight to the effect model whose imputation used the better-fed arm
+    model. ``propensity`` is the known randomization share (share of
+    customers assigned to the treated arm); None estimates it as the treated
+    share at fit, which is the right estimate for a completely randomized
+    campaign. Other parameters as ``TLearner``.
+    """
+
+    kind: ClassVar[str] = "x_learner"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        nthread: int = 2,
+        params: dict[str, Any] | None = None,
+        outcome_type: OutcomeType = "auto",
+        propensity: float | None = None,
+    ) -> None:
+        super().__init__(seed, nthread, params, outcome_type)
+        if propensity is not None and not 0.0 < propensity < 1.0:
+            raise ValueError(
+                f"propensity={propensity}; pass the treated share of the "
+                "randomization, strictly between 0 and 1 (or None to estimate it)"
+            )
+        self.propensity = propensity
+        self.propensity_: float | None = None
+
+    def _settings(self) -> dict[str, Any]:
+        return {**super()._settings(), "propensity": self.propensity}
+
+    def _state(self) -> dict[str, Any]:
+        return {"propensity_": self.propensity_}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.propensity_ = float(state["propensity_"])
+
+    def fit(
+        self, X: pd.DataFrame, treated: np.ndarray, outcome: np.ndarray
+    ) -> XLearner:
+        """Fit the arm models and the two effect models; returns self."""
+        matrix, t, y = self._prepare_fit(X, treated, outcome)
+        self._fit_arms(matrix, t, y)
+        self.propensity_ = (
+            float(self.propensity) if self.propensity is not None else float(t.mean())
+        )
+        names = self.features_
+        treated_rows, control_rows = matrix[t == 1], matrix[t == 0]
+        # Each imputation uses the *other* arm's model, which never saw these
+        # rows, so the imputed effects are not in-sample fits.
+        mu0_on_treated = self.boosters_["mu_control"].predict(
+            xgb.DMatrix(treated_rows, feature_names=names, nthread=self.nthread)
+        )
+        mu1_on_control = self.boosters_["mu_treated"].predict(
+            xgb.DMatrix(control_rows, feature_names=names, nthread=self.nthread)
+        )
+        effect_treated = y[t == 1] - mu0_on_treated
+        effect_control = mu1_on_control - y[t == 0]
+        self.boosters_["tau_treated"] = self._train(
+            treated_rows, effect_treated, "reg:squarederror"
+        )
+        self.boosters_["tau_control"] = self._train(
+            control_rows, effect_control, "reg:squarederror"
+        )
+        return self
+
+    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
+        """Blended treatment effect per customer.
+
+        In probability points (clipped to -1..1) for a binary outcome, in
+        outcome units (e.g. EUR) for a continuous one.
+        """
+        dmat = self._matrix(X)
+        tau1 = self.boosters_["tau_treated"].predict(dmat).astype(float)
+        tau0 = self.boosters_["tau_control"].predict(dmat).astype(float)
+        e = float(self.propensity_)
+        tau = e * tau0 + (1.0 - e) * tau1
+        return np.clip(tau, -1.0, 1.0) if self.binary_ else tau
+
+
+_LEARNERS: dict[str, type[_UpliftLearner]] = {
+    TLearner.kind: TLearner,
+    XLearner.kind: XLearner,
+}
+
+
+def uplift_model_from_bytes(data: bytes) -> TLearner | XLearner:
+    """Load a TLearner or XLearner written by ``to_bytes`` (whichever it is)."""
+    return _from_payload(_read_payload(data))
+
+
+def choose_uplift_model(
+    X: pd.DataFrame,
+    treated: np.ndarray,
+    outcome: np.ndarray,
+    seed: int = 0,
+    nthread: int = 2,
+    holdout_share: float = 0.3,
+    *,
+    conversion: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
+    propensity: float | None = None,
+    random_repeats: int = 5,
+    min_per_arm: int = 100,
+) -> tuple[TLearner | XLearner, dict[str, Any]]:
+    """Pick the better of T- and X-learner on a held-out fold, refit it on all rows.
+
+    The rows are split (seeded) into training and held-out folds stratified
+    by arm and conversion. Both learners are fitted on the training fold and
+    scored on the held-out fold with the Qini coefficient and the AUUC
+    (``metrics``); random targeting is scored the same way with seeded uniform
+    random scores, averaged over ``random_repeats`` seeds. The learner with
+    the higher Qini coefficient wins (a tie goes to the simpler T-learner) and
+    is refitted on all rows.
+
+    Qini is always computed on the **binary conversion outcome** (converted
+    within the window, 0/1): with a 0/1 ``outcome`` that is the outcome
+    itself; with a continuous outcome (revenue) pass ``conversion`` (0/1 per
+    customer), else ValueError "Qini needs a binary outcome". AUUC is
+    computed on ``outcome`` (in its units per customer).
+
+    Returns ``(model, report)``. ``report`` holds ``chosen`` ('t_learner' or
+    'x_learner'), ``selection_rule``, ``qini_outcome``, ``auuc_outcome``,
+    ``models`` ({name: {'qini_coefficient', 'auuc'}}), ``random``
+    ({'qini_coefficient', 'auuc', 'repeats'}), ``n_train``, ``n_holdout``,
+    ``holdout_share`` and ``arms`` (the ``check_arms`` message).
+    Raises ValueError when the campaign fails ``check_arms``.
+    """
+    if not 0.0 < holdout_share < 1.0:
+        raise ValueError(
+            f"holdout_share={holdout_share}; pass a share strictly between 0 and 1"
+        )
+    if random_repeats < 1:
+        raise ValueError(f"random_repeats={random_repeats}; pass at least 1")
+    t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
+    y = _as_float(outcome, "outcome")
+    if _is_binary(y):
+        converted = y
+        qini_outcome = "outcome (binary conversion within the window, 0/1)"
+    elif conversion is None:
+        raise ValueError(
+            "Qini needs a binary outcome: outcome has values other than 0/1 "
+            "(e.g. revenue); pass conversion=<0/1 converted flag per customer> "
+            "to evaluate a revenue model on conversion"
+        )
+    else:
+        converted = _as_binary(conversion, "conversion", "1 = converted")
+        qini_outcome = "conversion (binary, passed separately from the outcome)"
+    if not (t.size == y.size == converted.size == len(X)):
+        raise ValueError(
+            f"X has {len(X)} rows, treated {t.size}, outcome {y.size}, "
+            f"conversion {converted.size}; pass one value per customer row"
+        )
+    ok, message = check_arms(t, min_per_arm=min_per_arm, outcome=converted)
+    if not ok:
+        raise ValueError(message)
+
+    strata = (2 * t + converted).astype(np.int64)
+    train_rows, hold_rows = train_test_split(
+        np.arange(t.size),
+        test_size=holdout_share,
+        random_state=seed,
+        stratify=strata,
+    )
+    train_rows, hold_rows = np.sort(train_rows), np.sort(hold_rows)
+
+    def make(kind: str) -> TLearner | XLearner:
+        common = {"seed": seed, "nthread": nthread, "params": params}
+        if kind == XLearner.kind:
+            return XLearner(**common, propensity=propensity)
+        return TLearner(**common)
+
+    X_train, X_hold = X.iloc[train_rows], X.iloc[hold_rows]
+    y_hold, c_hold, t_hold = y[hold_rows], converted[hold_rows], t[hold_rows]
+    scores: dict[str, dict[str, float]] = {}
+    for kind in (TLearner.kind, XLearner.kind):
+        learner = make(kind).fit(X_train, t[train_rows], y[train_rows])
+        uplift = learner.predict_uplift(X_hold)
+        scores[kind] = {
+            "qini_coefficient": qini_coefficient(c_hold, t_hold, uplift),
+            "auuc": auuc(y_hold, t_hold, uplift),
+        }
+    random_qini, random_auuc = [], []
+    for k in range(random_repeats):
+        noise = np.random.default_rng([seed, 2, k]).random(hold_rows.size)
+        random_qini.append(qini_coefficient(c_hold, t_hold, noise))
+        random_auuc.append(auuc(y_hold, t_hold, noise))
+
+    t_qini = scores[TLearner.kind]["qini_coefficient"]
+    x_qini = scores[XLearner.kind]["qini_coefficient"]
+    chosen = XLearner.kind if x_qini > t_qini else TLearner.kind
+    model = make(chosen).fit(X, t, y)
+    report = {
+        "chosen": chosen,
+        "selection_rule": (
+            "higher Qini coefficient on the held-out fold; a tie goes to the "
+            "T-learner; the winner is refitted on all rows"
+        ),
+        "qini_outcome": qini_outcome,
+        "auuc_outcome": "outcome ("
+        + ("binary conversion" if _is_binary(y) else "continuous, e.g. revenue")
+        + ")",
+        "models": scores,
+        "random": {
+            "qini_coefficient": float(np.mean(random_qini)),
+            "auuc": float(np.mean(random_auuc)),
+            "repeats": int(random_repeats),
+        },
+        "n_train": int(train_rows.size),
+        "n_holdout": int(hold_rows.size),
+        "holdout_share": float(holdout_share),
+        "arms": message,
+    }
+    return model, report
+
+
+def uplift_groups(
+    p_treated: np.ndarray,
+    p_control: np.ndarray,
+    uplift: np.ndarray,
+    threshold: float = 0.02,
+    baseline_threshold: float | None = None,
+) -> np.ndarray:
+    """Label each customer with one of the four classic uplift groups.
+
+    * ``persuadable``: uplift > ``threshold`` (converts because of the contact);
+    * ``sleeping dog``: uplift < -``threshold`` (the contact puts them off);
+    * ``sure thing``: |uplift| <= ``threshold`` and both p_treated and
+      p_control >= ``baseline_threshold`` (converts either way);
+    * ``lost cause``: |uplift| <= ``threshold`` otherwise (unlikely either way).
+
+    ``threshold`` is in the units of ``uplift``: the default 0.02 means 2
+    percentage points of conversion probability; for a revenue model pass a
+    threshold in currency units. ``baseline_threshold`` is a conversion
+    probability (or revenue, for a revenue model); None uses the mean of
+    ``p_control``, i.e. "converts at least as often as the average customer
+    does without the campaign". Returns a numpy array of strings (object
+    dtype), one per customer.
+    """
+    pt = _as_float(p_treated, "p_treated")
+    pc = _as_float(p_control, "p_control")
+    u = _as_float(uplift, "uplift")
+    if not (pt.size == pc.size == u.size):
+        raise ValueError(
+            f"p_treated has {pt.size} values, p_control {pc.size}, uplift "
+            f"{u.size}; pass one value per customer"
+        )
+    for name, arr in (("p_treated", pt), ("p_control", pc), ("uplift", u)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(
+                f"{name} has {int(bad.sum())} missing or infinite values; "
+                "pass model predictions for every customer"
+            )
+    if threshold < 0:
+        raise ValueError(f"threshold={threshold}; pass a threshold >= 0")
+    base = float(pc.mean()) if baseline_threshold is None else baseline_threshold
+    sure = (pt >= base) & (pc >= base)
+    return np.select(
+        [u > threshold, u < -threshold, sure],
+        ["persuadable", "sleeping dog", "sure thing"],
+        default="lost cause",
+    ).astype(object)
+
+
+# -- helpers -----------------------------------------------------------------
+def _as_float(values: np.ndarray, name: str) -> np.ndarray:
+    if isinstance(values, pd.Series | pd.Index):
+        arr = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be numeric ({err})") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} has shape {arr.shape}; pass a 1-D vector")
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError(
+            f"{name} has {int((~np.isfinite(arr)).sum())} missing or infinite "
+            "values; pass a value for every customer"
+        )
+    return arr
+
+
+def _as_binary(values: np.ndarray, name: str, meaning: str) -> np.ndarray:
+    arr = _as_float(values, name)
+    other = ~np.isin(arr, (0.0, 1.0))
+    if other.any():
+        raise ValueError(
+            f"{name} has {int(other.sum())} values other than 0/1; pass 0/1 "
+            f"or booleans ({meaning})"
+        )
+    return arr
+
+
+def _is_binary(y: np.ndarray) -> bool:
+    return bool(np.isin(y, (0.0, 1.0)).all())
+
+
+def _read_payload(data: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            "not a serialized uplift model (expected JSON from to_bytes)"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError(
+            f"not a serialized uplift model (format is not {_FORMAT!r}); "
+            "pass bytes written by TLearner/XLearner.to_bytes"
+        )
+    if payload.get("kind") not in _LEARNERS:
+        raise ValueError(f"unknown uplift model kind {payload.get('kind')!r}")
+    return payload
+
+
+def _from_payload(payload: dict[str, Any]) -> Any:
+    model = _LEARNERS[payload["kind"]](**payload["settings"])
+    model.features_ = list(payload["features"])
+    model.binary_ = bool(payload["binary"])
+    model._load_state(payload["state"])
+    boosters = {}
+    for name, raw in payload["boosters_ubj"].items():
+        booster = xgb.Booster(params={"nthread": model.nthread})
+        booster.load_model(bytearray(base64.b64decode(raw)))
+        boosters[name] = booster
+    model.boosters_ = boosters
+    return model
