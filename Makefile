@@ -54,8 +54,8 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo "        feat_customers (features as of as_of_date), lbl_* (training labels)."
 
 lint: setup  ## ruff and sqlfluff
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks python_models
+	$(BIN)/ruff format --check src tests benchmarks python_models
 	SEGMENTS_DB=:memory: DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models analyses snapshots tests --processes 2
 
 unit: setup  ## Unit tests of the Python package
