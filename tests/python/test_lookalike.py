@@ -9,11 +9,14 @@ import pytest
 from predictive_segments.lookalike import TIERS, LookalikeModel, check_seed
 from predictive_segments.metrics import roc_auc
 
+# One thread: the test machine is shared, and OpenMP threads that wait for
+# each other under load make timings erratic.
+NTHREAD = 1
 # Small, fast boosters: the planted signal is strong.
 PARAMS = {"num_boost_round": 50, "eta": 0.15}
 
 
-def simulate(n: int = 3000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def simulate(n: int = 8000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Customers with a planted latent group that generates the seed.
 
     12 % of customers belong to the latent group (more orders, higher basket,
@@ -48,7 +51,7 @@ def simulate(n: int = 3000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray, di
 @pytest.fixture(scope="module")
 def planted():
     X, is_seed, truth = simulate()
-    model = LookalikeModel(n_folds=5, seed=7, nthread=2, params=PARAMS)
+    model = LookalikeModel(n_folds=5, seed=7, nthread=NTHREAD, params=PARAMS)
     scores = model.fit_score(X, is_seed)
     return X, is_seed, truth, model, scores
 
@@ -108,6 +111,10 @@ def test_planted_group_recovered(planted):
     # Held-out seed members (hidden among the unlabeled) land in the top tier
     # far more often than its size: lift >= 3 required (random = 1).
     assert model.top_tier_lift_ >= 3.0, model.evaluation_
+    # With about 95 held-out members the top 1 % expects one of them by chance,
+    # so the top-tier lift alone is noisy; the 5 % tier (about 5 by chance)
+    # must show the same lift.
+    assert model.evaluation_["lift_by_tier"][5] >= 3.0, model.evaluation_
     # Top 10 % of the ranking should hold most held-out seed members (random: 10 %).
     assert model.recall_by_tier_[10] >= 0.5, model.recall_by_tier_
     recalls = [model.recall_by_tier_[x] for x in TIERS]
@@ -129,7 +136,7 @@ def test_planted_group_recovered(planted):
 
 def test_scores_are_out_of_fold_label_flip():
     X, is_seed, _ = simulate(n=2000, seed=3)
-    kwargs = {"seed": 5, "nthread": 2, "params": PARAMS, "holdout_share": 0.0}
+    kwargs = {"seed": 5, "nthread": NTHREAD, "params": PARAMS, "holdout_share": 0.0}
     base = LookalikeModel(**kwargs, final_model=False).fit_score(X, is_seed)
     row = int(np.flatnonzero(~is_seed)[0])
     flipped = is_seed.copy()
@@ -149,8 +156,8 @@ def test_random_seed_gives_chance_scores_out_of_fold():
     # booster memorise the labels (AUC > 0.75): a memorising model would fail.
     X, _, _ = simulate(n=2000, seed=11)
     is_seed = np.random.default_rng(12345).random(len(X)) < 0.08
-    deep = {"num_boost_round": 100, "eta": 0.3, "max_depth": 8, "min_child_weight": 1}
-    model = LookalikeModel(seed=2, nthread=2, params=deep, holdout_share=0.0)
+    deep = {"num_boost_round": 60, "eta": 0.3, "max_depth": 6, "min_child_weight": 1}
+    model = LookalikeModel(seed=2, nthread=NTHREAD, params=deep, holdout_share=0.0)
     scores = model.fit_score(X, is_seed)
     oof_auc = roc_auc(is_seed, scores["lookalike_score"])
     in_sample_auc = roc_auc(is_seed, model.score(X))
@@ -160,7 +167,7 @@ def test_random_seed_gives_chance_scores_out_of_fold():
 
 def test_determinism_and_round_trip(planted):
     X, is_seed, _, model, scores = planted
-    again = LookalikeModel(n_folds=5, seed=7, nthread=2, params=PARAMS)
+    again = LookalikeModel(n_folds=5, seed=7, nthread=NTHREAD, params=PARAMS)
     pd.testing.assert_frame_equal(again.fit_score(X, is_seed), scores)
     assert again.recall_by_tier_ == model.recall_by_tier_
 

@@ -17,6 +17,9 @@ from predictive_segments.uplift import (
     uplift_model_from_bytes,
 )
 
+# One thread: the test machine is shared, and OpenMP threads that wait for
+# each other under load make timings erratic.
+NTHREAD = 1
 PERSUADABLE_EFFECT = 0.15
 SLEEPING_DOG_EFFECT = -0.10
 # Fewer, larger boosting steps where the default settings are not under test.
@@ -71,7 +74,7 @@ def test_trial():
 @pytest.fixture(scope="module")
 def chosen(trial):
     return choose_uplift_model(
-        trial["X"], trial["treated"], trial["converted"], seed=3, nthread=2
+        trial["X"], trial["treated"], trial["converted"], seed=3, nthread=NTHREAD
     )
 
 
@@ -138,9 +141,10 @@ def test_groups_recover_planted_subgroups(chosen, test_trial):
     assert set(groups) <= set(GROUPS)
     dog_share = np.mean(groups[test_trial["sleeping_dog"]] == "sleeping dog")
     persuaded_share = np.mean(groups[test_trial["persuadable"]] == "persuadable")
-    # Majority required; random labelling would give about 1/4.
-    assert dog_share > 0.6, dog_share
-    assert persuaded_share > 0.6, persuaded_share
+    # Majority required (random labelling would give about 1/4); persuadables,
+    # the larger effect, must be recovered more reliably.
+    assert dog_share > 0.5, dog_share
+    assert persuaded_share > 0.8, persuaded_share
 
 
 def test_uplift_groups_rules():
@@ -159,7 +163,7 @@ def test_uplift_groups_rules():
 
 
 def test_t_learner_arms_match_planted_rates(trial, test_trial):
-    model = TLearner(seed=1, nthread=2, params=FAST).fit(
+    model = TLearner(seed=1, nthread=NTHREAD, params=FAST).fit(
         trial["X"], trial["treated"], trial["converted"]
     )
     arms = model.predict_arms(test_trial["X"])
@@ -175,7 +179,7 @@ def test_t_learner_arms_match_planted_rates(trial, test_trial):
 
 def test_revenue_outcome(trial, test_trial):
     X, t = trial["X"], trial["treated"]
-    model = XLearner(seed=1, nthread=2, params=FAST, propensity=0.5)
+    model = XLearner(seed=1, nthread=NTHREAD, params=FAST, propensity=0.5)
     model.fit(X, t, trial["revenue"])
     assert model.binary_ is False
     uplift = model.predict_uplift(test_trial["X"])
@@ -185,7 +189,13 @@ def test_revenue_outcome(trial, test_trial):
     # Choosing a revenue model needs the conversion flag for the Qini.
     small = {"num_boost_round": 60, "eta": 0.1}
     _, report = choose_uplift_model(
-        X, t, trial["revenue"], seed=4, conversion=trial["converted"], params=small
+        X,
+        t,
+        trial["revenue"],
+        seed=4,
+        nthread=NTHREAD,
+        conversion=trial["converted"],
+        params=small,
     )
     assert report["qini_outcome"].startswith("conversion")
     assert "continuous" in report["auuc_outcome"]
@@ -196,8 +206,8 @@ def test_determinism_and_round_trip(trial, test_trial):
     params = {"num_boost_round": 60}
     Xte = test_trial["X"]
     for cls in (TLearner, XLearner):
-        first = cls(seed=9, nthread=2, params=params).fit(X, t, y)
-        second = cls(seed=9, nthread=2, params=params).fit(X, t, y)
+        first = cls(seed=9, nthread=NTHREAD, params=params).fit(X, t, y)
+        second = cls(seed=9, nthread=NTHREAD, params=params).fit(X, t, y)
         np.testing.assert_array_equal(
             first.predict_uplift(Xte), second.predict_uplift(Xte)
         )
@@ -217,8 +227,10 @@ def test_determinism_and_round_trip(trial, test_trial):
 def test_choose_is_deterministic(trial):
     args = (trial["X"], trial["treated"], trial["converted"])
     small = {"num_boost_round": 40, "eta": 0.1}
-    model, report = choose_uplift_model(*args, seed=5, params=small)
-    again_model, again_report = choose_uplift_model(*args, seed=5, params=small)
+    model, report = choose_uplift_model(*args, seed=5, nthread=NTHREAD, params=small)
+    again_model, again_report = choose_uplift_model(
+        *args, seed=5, nthread=NTHREAD, params=small
+    )
     assert again_report == report
     np.testing.assert_array_equal(
         again_model.predict_uplift(trial["X"]), model.predict_uplift(trial["X"])
