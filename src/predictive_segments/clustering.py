@@ -939,3 +939,160 @@ def micro_segments(
         merged = in_seg & np.isin(cell, merged_cells)
         labels[merged] = f"{s}-other" if kept else s
     return labels
+
+
+# ------------------------------------------------------------ training runs
+
+#: Behavioral features the segments are built on by default (var
+#: ``segment_features``): value, frequency, recency, basket, premium taste,
+#: engagement and tenure, all present even in an orders-only project.
+DEFAULT_SEGMENT_FEATURES = (
+    "monetary_net",
+    "orders_last_365d",
+    "recency_days",
+    "avg_order_value",
+    "premium_spend_share",
+    "distinct_categories",
+    "sessions_last_90d",
+    "email_open_rate_90d",
+    "spend_trend_90d",
+    "tenure_days",
+)
+
+
+def segmentation_run(
+    customers: pd.DataFrame,
+    *,
+    features: list[str],
+    previous_artifact: bytes | None,
+    as_of_date: Any,
+    run_id: str,
+    trained_at: Any,
+    k_range: tuple[int, int] = (3, 8),
+    training_sample_size: int = 50_000,
+    min_silhouette: float = 0.1,
+    min_stability: float = 0.6,
+    seed: int = 0,
+    n_threads: int = 1,
+) -> dict[str, Any]:
+    """Fit (and gate) the segment model on active customers; returns a registry row.
+
+    ``customers`` holds customer_id and the feature columns. Features absent
+    from it or without any variation are left out (an orders-only project has
+    no sessions), and recorded in the metrics. The model is fitted on a seeded
+    sample of at most ``training_sample_size`` customers (KMeans cost grows
+    with rows x k x restarts) and keeps the previous approved model's ids.
+    """
+    from . import registry
+
+    used = [f for f in features if f in customers.columns]
+    skipped = {f: "not in the feature table" for f in features if f not in used}
+    for name in list(used):
+        values = pd.to_numeric(customers[name], errors="coerce")
+        if values.notna().sum() == 0 or values.nunique(dropna=True) < 2:
+            skipped[name] = "no variation"
+            used.remove(name)
+    model = SegmentModel(k_range=k_range, seed=seed, n_init=4, n_threads=n_threads)
+    ordered = customers.sort_values("customer_id")
+    sample = ordered
+    if len(ordered) > training_sample_size:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(ordered), training_sample_size, replace=False))
+        sample = ordered.iloc[pick]
+    parameters = {
+        "features": used,
+        "k_range": list(k_range),
+        "training_sample_size": training_sample_size,
+        "min_silhouette": min_silhouette,
+        "min_stability": min_stability,
+        "seed": seed,
+    }
+    row = {
+        "kind": "segments",
+        "as_of_date": as_of_date,
+        "training_cutoff": as_of_date,
+        "parameters": parameters,
+        "features": used,
+        "fingerprint": registry.data_fingerprint(sample[["customer_id", *used]]),
+        "run_id": run_id,
+        "trained_at": trained_at,
+    }
+    problems = []
+    if len(used) < 2:
+        problems.append(f"only {len(used)} usable behavioral features (need 2)")
+    if len(sample) < model.min_rows():
+        problems.append(
+            f"{len(sample)} active customers (need {model.min_rows()} for up to "
+            f"{k_range[1]} segments)"
+        )
+    if problems:
+        return registry.registry_row(
+            **row,
+            status=registry.INSUFFICIENT_DATA,
+            reason="; ".join(problems),
+            metrics={"skipped_features": skipped, "customers": len(sample)},
+            artifact=None,
+        )
+    previous = SegmentModel.from_bytes(previous_artifact) if previous_artifact else None
+    if previous is not None and sorted(previous.features_) != sorted(used):
+        previous = None
+    model.fit(sample[used], previous=previous)
+    stability = model.bootstrap_stability(
+        sample[used], n_boot=3, sample_size=min(len(sample), 10_000), seed=seed
+    )
+    labels = model.predict(sample[used])
+    sizes = pd.Series(labels).value_counts().sort_index()
+    metrics = {
+        "k": model.k_,
+        "silhouette": model.silhouette_,
+        "bootstrap_stability": stability,
+        "k_scores": {str(k): v for k, v in model.k_scores_.items()},
+        "segment_names": {str(k): v for k, v in model.segment_names_.items()},
+        "segment_shares": {str(k): v / len(labels) for k, v in sizes.items()},
+        "matched_previous": previous is not None,
+        "vanished_ids": list(getattr(model, "vanished_ids_", [])),
+        "skipped_features": skipped,
+        "customers": len(sample),
+    }
+    gate = registry.evaluate_gates(
+        metrics, {"silhouette": min_silhouette, "bootstrap_stability": min_stability}
+    )
+    return registry.registry_row(
+        **row,
+        status=gate.status,
+        reason=gate.reason,
+        metrics=metrics,
+        artifact=model.to_bytes(),
+    )
+
+
+def assign_segments(
+    registry_rows: pd.DataFrame, customers: pd.DataFrame
+) -> pd.DataFrame:
+    """Segment of every customer with the latest approved segment model.
+
+    Returns customer_id, segment_id (null when no model is approved),
+    segment_name, segment_model_version and segment_note.
+    """
+    from . import registry
+
+    out = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()})
+    serving = registry.latest_approved(registry_rows, "segments")
+    if serving is None:
+        rows = registry_rows[registry_rows["model_kind"] == "segments"]
+        note = "no segment model has been trained yet"
+        if len(rows):
+            last = rows.sort_values("trained_at").iloc[-1]
+            note = f"no approved segment model: {last['status']} ({last['reason']})"
+        out["segment_id"] = pd.array([None] * len(out), dtype="Int64")
+        out["segment_name"] = None
+        out["segment_model_version"] = None
+        out["segment_note"] = note
+        return out
+    model = SegmentModel.from_bytes(bytes(serving["artifact"]))
+    ids = model.predict(customers[model.features_])
+    out["segment_id"] = ids
+    out["segment_name"] = [model.segment_names_[int(i)] for i in ids]
+    out["segment_model_version"] = serving["model_version"]
+    out["segment_note"] = None
+    return out

@@ -63,6 +63,8 @@ _LOG_BOUND = 12.0
 # Monte Carlo: customers per chunk = _MC_CELLS // n_draws, so one chunk holds
 # about this many draws (a few float64 arrays of this size, ~10-30 MB).
 _MC_CELLS = 2_000_000
+# Largest purchase count simulated for one customer in the horizon.
+_MAX_COUNT = 100_000
 # Cells of the inverse-CDF grid used to draw Gamma variables in the Monte Carlo.
 _GAMMA_GRID = 1024
 
@@ -962,8 +964,15 @@ def _count_multiplicities(
     out_i, out_k, out_start, out_n = [], [], [], []
     k = 0
     while idx.shape[0] > 0:
-        # P(count <= k) = 1 - p_alive * P(N >= k + 1) * P(K >= k + 1)
-        cdf = 1.0 - pa * np.maximum(1.0 - cdf_n, 0.0) * surv_k
+        # P(count > k) = p_alive * P(N >= k + 1) * P(K >= k + 1). 1 - cdf_n
+        # carries a rounding error of ~1e-16 that would never let the loop
+        # end when the survival decays slowly (small a), so tails below 1e-12
+        # count as 0; the count is capped at _MAX_COUNT (never reached with
+        # purchase days).
+        tail = pa * np.maximum(1.0 - cdf_n, 0.0) * surv_k
+        if k >= _MAX_COUNT:
+            tail = np.zeros_like(tail)
+        cdf = 1.0 - np.where(tail < 1e-12, 0.0, tail)
         upto = np.clip(np.floor(n_draws * cdf - u) + 1, 0, n_draws).astype(np.int64)
         if k > 0:
             got = upto > prev
@@ -972,7 +981,7 @@ def _count_multiplicities(
             out_start.append(prev[got])
             out_n.append((upto - prev)[got])
         live = upto < n_draws
-        if horizon == 0 or k > 10_000_000:
+        if horizon == 0:
             break
         idx, u, s, bx, pa, prev = (
             idx[live],

@@ -263,3 +263,15 @@ def as_bool(value: Any) -> bool:
     if text in ("false", "0", "no", "none", ""):
         return False
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def as_list(value: Any) -> list[Any]:
+    """A configuration list: dbt renders a var holding a list as its text."""
+    import ast
+
+    if isinstance(value, list | tuple):
+        return list(value)
+    parsed = ast.literal_eval(str(value))
+    if not isinstance(parsed, list | tuple):
+        raise ValueError(f"expected a list, got {value!r}")
+    return list(parsed)
