@@ -1,0 +1,83 @@
+"""Models behind the scores: registry, gates, serving choice and determinism."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+SELECT = [
+    "--select",
+    "+score_churn",
+    "+score_purchase_propensity",
+    "+score_segments",
+    "--indirect-selection",
+    "cautious",
+]
+SCORE_TABLES = {
+    "score_churn": "churn_model_version",
+    "score_purchase_propensity": "purchase_model_version",
+    "score_segments": "segment_model_version",
+}
+
+
+def _read(db_path, sql):
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        return connection.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def three_builds(run_dbt, ci_raw_dir, tmp_path_factory):
+    """Build twice on the same data, then once with permuted training labels."""
+    work = tmp_path_factory.mktemp("models")
+    db_path = work / "models.duckdb"
+    snapshots = []
+    for index, extra in enumerate(
+        [[], [], ["--vars", "{shuffle_training_labels: true}"]]
+    ):
+        result = run_dbt(["build", *SELECT, *extra], ci_raw_dir, db_path, work)
+        assert result.returncode == 0, result.stdout[-4000:]
+        copy = work / f"after_build_{index}.duckdb"
+        shutil.copy(db_path, copy)
+        snapshots.append(copy)
+    return snapshots
+
+
+def test_scores_come_only_from_approved_models(warehouse):
+    for table, version_column in SCORE_TABLES.items():
+        kind_table = table.replace("score_", "train_")
+        unapproved = warehouse.execute(
+            f"""
+            select count(*) from {table}
+            where {version_column} is not null
+                and {version_column} not in (
+                    select model_version from {kind_table} where status = 'approved'
+                )
+            """
+        ).fetchall()[0][0]
+        assert unapproved == 0, table
+
+
+def test_same_data_and_seed_give_identical_scores(three_builds):
+    first, second, _ = three_builds
+    for table in SCORE_TABLES:
+        a = _read(first, f"select * from {table} order by customer_id")
+        b = _read(second, f"select * from {table} order by customer_id")
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_shuffled_labels_are_rejected_and_the_approved_model_keeps_serving(
+    three_builds,
+):
+    _, second, shuffled = three_builds
+    for kind in ("churn", "purchase_propensity"):
+        runs = _read(
+            shuffled, f"select status, reason from train_{kind} order by trained_at"
+        )
+        assert list(runs["status"]) == ["approved", "approved", "rejected"], kind
+        assert "auc" in runs["reason"].iloc[-1]
+    before = _read(second, "select * from score_churn order by customer_id")
+    after = _read(shuffled, "select * from score_churn order by customer_id")
+    pd.testing.assert_frame_equal(before, after, check_exact=True)
