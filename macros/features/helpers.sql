@@ -31,3 +31,34 @@
         / (greatest(cast({{ earlier }} as double), 0) + 1)
     )
 {%- endmacro %}
+
+
+{% macro stable_sum(expression) -%}
+    {#-
+        A sum of floating-point terms that does not depend on the order in
+        which parallel threads add them: each term is rounded to 12 decimals
+        and summed exactly, so equal data always give equal bits.
+    -#}
+    cast(sum(cast({{ expression }} as decimal(38, 12))) as double)
+{%- endmacro %}
+
+
+{% macro stable_stddev(expression) -%}
+    {#-
+        Sample standard deviation from exact sums (the expression is rounded to
+        4 decimals), so that it does not depend on the order of parallel
+        aggregation; null for fewer than two values.
+    -#}
+    {%- set value = 'cast(' ~ expression ~ ' as decimal(18, 4))' -%}
+    sqrt(
+        greatest(
+            cast(
+                count({{ value }}) * sum({{ value }} * {{ value }})
+                - sum({{ value }}) * sum({{ value }})
+                as double
+            ),
+            0
+        )
+        / nullif(count({{ value }}) * (count({{ value }}) - 1), 0)
+    )
+{%- endmacro %}

@@ -59,7 +59,7 @@ cadence as (
         customer_id,
         cutoff_date,
         avg(gap_days) as mean_interpurchase_days,
-        stddev_samp(gap_days) as stddev_interpurchase_days,
+        {{ stable_stddev('gap_days') }} as stddev_interpurchase_days,
         max(case when recency_rank = 1 then gap_days end)
             as last_interpurchase_days,
         avg(case when recency_rank <= 3 then gap_days end)
@@ -86,7 +86,7 @@ aggregated as (
             as avg_order_value,
         max(case when is_purchase then revenue_amount end)
             as max_order_value,
-        stddev_samp(case when is_purchase then revenue_amount end)
+        {{ stable_stddev('case when is_purchase then revenue_amount end') }}
             as stddev_order_value,
         min(case when is_purchase then days_before_cutoff end)
             as recency_days,

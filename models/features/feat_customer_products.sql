@@ -49,13 +49,10 @@ category_mix as (
         count(*) as distinct_categories,
         {{ count_if('first_bought_days_ago <= 90') }}
             as new_categories_last_90d,
-        -sum(
-            case
-                when category_share > 0
-                    then category_share * ln(category_share)
-                else 0
-            end
-        ) as category_entropy
+        -{{ stable_sum(
+            'case when category_share > 0 '
+            ~ 'then category_share * ln(category_share) else 0 end') }}
+            as category_entropy
     from (
         select
             category_spend.*,
@@ -137,7 +134,7 @@ aggregated as (
                 'line_amount'),
             sum_if('days_before_cutoff > 90', 'line_amount')) }}
             as premium_spend_share_before_90d,
-        {{ safe_divide('sum(margin_rate * line_amount)',
+        {{ safe_divide(stable_sum('margin_rate * line_amount'),
             'sum(case when margin_rate is not null then line_amount end)') }}
             as avg_margin_rate,
         max(ordered_at) as max_source_at

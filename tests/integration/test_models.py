@@ -60,11 +60,14 @@ def test_scores_come_only_from_approved_models(warehouse):
         assert unapproved == 0, table
 
 
-def test_same_data_and_seed_give_identical_scores(three_builds):
+def test_same_data_and_seed_give_identical_features_and_scores(three_builds):
     first, second, _ = three_builds
-    for table in SCORE_TABLES:
-        a = _read(first, f"select * from {table} order by customer_id")
-        b = _read(second, f"select * from {table} order by customer_id")
+    for table in ["feat_customers", "feat_customers_training", *SCORE_TABLES]:
+        order = (
+            "customer_id, cutoff_date" if table.startswith("feat") else "customer_id"
+        )
+        a = _read(first, f"select * from {table} order by {order}")
+        b = _read(second, f"select * from {table} order by {order}")
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
