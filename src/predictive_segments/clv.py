@@ -1716,3 +1716,261 @@ def evaluate_clv(actual: object, predicted: object) -> dict[str, Any]:
         lo, hi = interval
         result["p10_p90_coverage"] = float(np.mean((a >= lo) & (a <= hi)))
     return result
+
+
+# ------------------------------------------------------------ training runs
+
+CLV_KINDS = ("clv_bgnbd", "clv_gbm")
+#: The backtest metric that picks the serving CLV model: the share of the
+#: holdout's realized revenue held by the customers ranked in the top 10 %
+#: (what a targeting use needs), ties going to BG/NBD (no labels needed).
+SELECTION_METRIC = "top_decile_capture"
+
+
+def _holdout_mask(customer_ids: pd.Series, share: float, seed: int) -> np.ndarray:
+    order = np.argsort(customer_ids.to_numpy().astype(str), kind="stable")
+    draws = np.random.default_rng(seed).random(len(order))
+    mask = np.empty(len(order), dtype=bool)
+    mask[order] = draws < share
+    return mask
+
+
+def train_clv_runs(
+    orders: pd.DataFrame,
+    examples: pd.DataFrame,
+    *,
+    as_of_date: Any,
+    training_cutoff: Any,
+    horizon_days: int,
+    run_id: str,
+    trained_at: Any,
+    min_top_decile_capture: float,
+    seed: int = 0,
+    nthread: int = 1,
+    holdout_share: float = 0.3,
+) -> list[dict[str, Any]]:
+    """Backtest BG/NBD + Gamma-Gamma and the quantile GBM; returns two registry rows.
+
+    ``orders``: DataFrame[customer_id, order_date, amount] (all staged orders).
+    ``examples``: the features at ``training_cutoff`` with ``window_revenue``
+    (revenue in the horizon after it) and ``has_full_history``. Both models are
+    scored on the same holdout customers (``holdout_share``, seeded); the one
+    with the higher top-decile capture is marked ``selected`` in its metrics.
+    The BG/NBD artifact is refitted on the history before ``as_of_date``, so it
+    serves current parameters; the GBM artifact is the model trained at the
+    cutoff, applied to current features.
+    """
+    from . import registry
+    from .features import feature_columns
+
+    base = {"as_of_date": as_of_date, "run_id": run_id, "trained_at": trained_at}
+    rows: dict[str, dict[str, Any]] = {}
+
+    # BG/NBD + Gamma-Gamma: history before the training cutoff, backtested on
+    # the realized revenue of the horizon after it.
+    past = summary_from_orders(orders, training_cutoff)
+    bg_params = {
+        "horizon_days": horizon_days,
+        "seed": seed,
+        "holdout_share": holdout_share,
+    }
+    bg_row = {
+        **base,
+        "kind": "clv_bgnbd",
+        "training_cutoff": training_cutoff,
+        "parameters": bg_params,
+        "features": ["frequency", "recency_days", "age_days", "avg_repeat_value"],
+        "fingerprint": registry.data_fingerprint(past),
+    }
+    actual = examples.set_index("customer_id")["window_revenue"].astype(float)
+    in_holdout = _holdout_mask(examples["customer_id"], holdout_share, seed)
+    holdout_ids = examples.loc[in_holdout, "customer_id"]
+    problems = clv_eligibility(past)
+    bg_metrics: dict[str, Any] = {}
+    if problems:
+        rows["clv_bgnbd"] = registry.registry_row(
+            **bg_row,
+            status=registry.INSUFFICIENT_DATA,
+            reason="; ".join(problems),
+            metrics={"customers": len(past)},
+            artifact=None,
+        )
+    else:
+        backtest = BgnbdClv(seed=seed).fit(past)
+        predicted = backtest.predict(past, horizon_days).set_index(past["customer_id"])
+        ids = holdout_ids[holdout_ids.isin(predicted.index)]
+        bg_metrics = evaluate_clv(actual.loc[ids].to_numpy(), predicted.loc[ids])
+        bg_metrics["params"] = {
+            **backtest.purchase_model_.params_,
+            **backtest.spend_model_.params_,
+        }
+        current = summary_from_orders(orders, as_of_date)
+        serving = BgnbdClv(seed=seed).fit(current)
+        gate = registry.evaluate_gates(
+            bg_metrics, {"top_decile_capture": min_top_decile_capture}
+        )
+        rows["clv_bgnbd"] = registry.registry_row(
+            **bg_row,
+            status=gate.status,
+            reason=gate.reason,
+            metrics=bg_metrics,
+            artifact=serving.to_bytes(),
+        )
+
+    # Quantile GBM on point-in-time features, trained on the other customers.
+    features = feature_columns(
+        c for c in examples.columns if c not in ("window_revenue", "has_full_history")
+    )
+    gbm_row = {
+        **base,
+        "kind": "clv_gbm",
+        "training_cutoff": training_cutoff,
+        "parameters": {**bg_params, "nthread": nthread},
+        "features": features,
+        "fingerprint": registry.data_fingerprint(examples),
+    }
+    train = examples[~in_holdout]
+    reasons = []
+    if len(examples) == 0 or not bool(examples["has_full_history"].all()):
+        reasons.append(
+            f"the orders start after the CLV training cutoff {training_cutoff}: "
+            f"no full {horizon_days}-day label window yet (BG/NBD serves alone)"
+        )
+    elif len(train) < 500 or int((train["window_revenue"] > 0).sum()) < 100:
+        with_revenue = int((train["window_revenue"] > 0).sum())
+        reasons.append(
+            f"{len(train)} training customers, {with_revenue} with revenue "
+            "(need 500 and 100)"
+        )
+    if reasons:
+        rows["clv_gbm"] = registry.registry_row(
+            **gbm_row,
+            status=registry.INSUFFICIENT_DATA,
+            reason="; ".join(reasons),
+            metrics={"customers": len(examples)},
+            artifact=None,
+        )
+    else:
+        gbm = QuantileGbmClv(seed=seed, nthread=nthread).fit(
+            train[features], train["window_revenue"].to_numpy(dtype=float)
+        )
+        holdout = examples[in_holdout]
+        gbm_metrics = evaluate_clv(
+            holdout["window_revenue"].to_numpy(dtype=float),
+            gbm.predict(holdout[features]),
+        )
+        gate = registry.evaluate_gates(
+            gbm_metrics, {"top_decile_capture": min_top_decile_capture}
+        )
+        rows["clv_gbm"] = registry.registry_row(
+            **gbm_row,
+            status=gate.status,
+            reason=gate.reason,
+            metrics={**gbm_metrics, "dropped_features": gbm.dropped_features_},
+            artifact=gbm.to_bytes(),
+        )
+
+    _mark_selected(rows)
+    return [rows["clv_bgnbd"], rows["clv_gbm"]]
+
+
+def _mark_selected(rows: dict[str, dict[str, Any]]) -> None:
+    import json
+
+    from .registry import canonical_json
+
+    scores = {}
+    for kind, row in rows.items():
+        metrics = json.loads(row["metrics"])
+        if row["status"] == "approved":
+            scores[kind] = metrics.get(SELECTION_METRIC, float("-inf"))
+    best = None
+    if scores:
+        best = max(
+            CLV_KINDS, key=lambda k: (scores.get(k, float("-inf")), k == "clv_bgnbd")
+        )
+    for kind, row in rows.items():
+        metrics = json.loads(row["metrics"])
+        metrics["selected"] = kind == best
+        metrics["selection_metric"] = SELECTION_METRIC
+        row["metrics"] = canonical_json(metrics)
+
+
+def score_clv(
+    registry_rows: pd.DataFrame,
+    orders: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    as_of_date: Any,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """CLV of every customer in ``features`` from the serving CLV model.
+
+    The serving model is the selected approved model of the latest training
+    run, else the latest approved model of either kind. P(alive) always comes
+    from the latest approved BG/NBD model. Returns customer_id,
+    predicted_clv, predicted_clv_p10, predicted_clv_p50, predicted_clv_p90,
+    p_alive, clv_model_kind, clv_model_version, clv_score_note.
+    """
+    import json
+
+    from . import registry
+
+    out = pd.DataFrame({"customer_id": features["customer_id"].to_numpy()})
+    for column in ("predicted_clv", "predicted_clv_p10", "predicted_clv_p50"):
+        out[column] = np.nan
+    out["predicted_clv_p90"] = np.nan
+    out["p_alive"] = np.nan
+    out["clv_model_kind"] = None
+    out["clv_model_version"] = None
+    out["clv_score_note"] = None
+    rows = registry_rows[registry_rows["model_kind"].isin(CLV_KINDS)]
+    approved = rows[rows["status"] == registry.APPROVED].sort_values("trained_at")
+    if approved.empty:
+        out["clv_score_note"] = "no approved CLV model"
+        return out
+    latest_run = approved[approved["run_id"] == approved["run_id"].iloc[-1]]
+    selected = [
+        i for i, r in latest_run.iterrows() if json.loads(r["metrics"]).get("selected")
+    ]
+    serving = latest_run.loc[selected[0]] if selected else approved.iloc[-1]
+
+    summary = summary_from_orders(orders, as_of_date).set_index("customer_id")
+    bg_serving = registry.latest_approved(registry_rows, "clv_bgnbd")
+    if bg_serving is not None:
+        bg = BgnbdClv.from_bytes(bytes(bg_serving["artifact"]))
+        known = out["customer_id"].isin(summary.index).to_numpy()
+        rows_summary = summary.loc[out.loc[known, "customer_id"]].reset_index()
+        bg_pred = bg.predict(rows_summary, horizon_days)
+        out.loc[known, "p_alive"] = bg_pred["p_alive"].to_numpy()
+    if serving["model_kind"] == "clv_bgnbd":
+        known = out["customer_id"].isin(summary.index).to_numpy()
+        columns = [
+            "predicted_clv",
+            "predicted_clv_p10",
+            "predicted_clv_p50",
+            "predicted_clv_p90",
+        ]
+        out.loc[known, columns] = bg_pred[columns].to_numpy()
+        out.loc[~known, columns] = 0.0
+        out.loc[~known, "clv_score_note"] = "no purchase yet: BG/NBD expects no revenue"
+    else:
+        gbm = QuantileGbmClv.from_bytes(bytes(serving["artifact"]))
+        predicted = gbm.predict(features)
+        columns = list(predicted.columns)
+        out[columns] = predicted.to_numpy()
+    out["clv_model_kind"] = serving["model_kind"]
+    out["clv_model_version"] = serving["model_version"]
+    return out
+
+
+def rising_value(
+    historic_spend: np.ndarray, predicted_clv: np.ndarray, top_share: float = 0.2
+) -> np.ndarray:
+    """Customers whose past spend ranks below the median but whose predicted CLV
+    is in the top ``top_share``: the "rising value" flag (bool per customer)."""
+    spend = pd.Series(historic_spend, dtype=float)
+    clv = pd.Series(predicted_clv, dtype=float)
+    low_history = spend.rank(pct=True, method="average") <= 0.5
+    high_future = clv.rank(pct=True, method="average") > 1 - top_share
+    return (low_history & high_future & clv.notna()).to_numpy()

@@ -1,0 +1,32 @@
+"""Predicted customer value over clv_horizon_days with P10/P50/P90 and P(alive)."""
+
+import pyarrow as pa
+
+from predictive_segments import clv
+
+
+def model(dbt, session):
+    horizon_days = int(dbt.config.get("clv_horizon_days"))
+    registry_rows = dbt.ref("train_clv").order("trained_at").df()
+    features = dbt.ref("feat_customers").order("customer_id").df()
+    as_of_date = features["cutoff_date"].max()
+    orders = (
+        dbt.ref("stg_shop__orders")
+        .filter("not is_cancelled")
+        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
+        .order("customer_id, order_date, amount")
+        .df()
+    )
+    scores = clv.score_clv(
+        registry_rows,
+        orders,
+        features,
+        as_of_date=as_of_date,
+        horizon_days=horizon_days,
+    )
+    scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
+    scores["is_rising_value"] = clv.rising_value(
+        features["monetary_net"].to_numpy(dtype=float),
+        scores["predicted_clv"].to_numpy(dtype=float),
+    )
+    return pa.Table.from_pandas(scores, preserve_index=False)

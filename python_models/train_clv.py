@@ -1,0 +1,34 @@
+"""Backtest BG/NBD + Gamma-Gamma and the quantile GBM; appends two registry rows."""
+
+import datetime as dt
+
+from predictive_segments import clv, registry
+
+
+def model(dbt, session):
+    horizon_days = int(dbt.config.get("clv_horizon_days"))
+    min_capture = float(dbt.config.get("min_top_decile_capture"))
+    as_of_date = (
+        dbt.ref("feat_customers").aggregate("max(cutoff_date) as d").df()["d"][0]
+    )
+    orders = (
+        dbt.ref("stg_shop__orders")
+        .filter("not is_cancelled")
+        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
+        .order("customer_id, order_date, amount")
+        .df()
+    )
+    examples = dbt.ref("ml_clv_examples").order("customer_id").df()
+    rows = clv.train_clv_runs(
+        orders,
+        examples,
+        as_of_date=as_of_date,
+        training_cutoff=as_of_date - dt.timedelta(days=horizon_days),
+        horizon_days=horizon_days,
+        run_id=dbt.config.get("run_id"),
+        trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        min_top_decile_capture=min_capture,
+        seed=int(dbt.config.get("seed")),
+        nthread=int(dbt.config.get("nthread")),
+    )
+    return registry.to_arrow(rows)
