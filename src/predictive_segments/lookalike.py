@@ -502,3 +502,104 @@ def _int_keys(evaluation: dict[str, Any]) -> dict[str, Any]:
         )
         for k, val in evaluation.items()
     }
+
+
+# ------------------------------------------------------------ training runs
+
+
+def seed_from_value(predicted_value: np.ndarray, share: float) -> np.ndarray:
+    """The lookalike seed: the top ``share`` of customers by predicted value.
+
+    Ties at the edge are broken by position (callers sort by customer id), so
+    the seed has exactly ``round(share * n)`` members; missing values never
+    enter it.
+    """
+    values = pd.Series(np.asarray(predicted_value, dtype=float))
+    size = round(share * int(values.notna().sum()))
+    order = np.argsort(-values.fillna(-np.inf).to_numpy(), kind="stable")
+    seed = np.zeros(len(values), dtype=bool)
+    seed[order[:size]] = True
+    return seed
+
+
+def lookalike_run(
+    customers: pd.DataFrame,
+    is_seed: np.ndarray,
+    *,
+    features: list[str],
+    as_of_date: Any,
+    run_id: str,
+    trained_at: Any,
+    min_top_tier_lift: float,
+    seed: int = 0,
+    nthread: int = 1,
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Fit, evaluate and gate the lookalike model.
+
+    Returns the registry row and the out-of-fold scores (None when the seed is
+    not eligible). The row's metrics hold recall_by_tier (share of held-out
+    seed members inside each tier) and top_tier_lift.
+    """
+    from . import registry
+
+    # The PU model takes numbers; categorical columns are left out (recorded).
+    non_numeric = [
+        f
+        for f in features
+        if not (
+            pd.api.types.is_numeric_dtype(customers[f])
+            or pd.api.types.is_bool_dtype(customers[f])
+        )
+    ]
+    features = [f for f in features if f not in non_numeric]
+    parameters = {
+        "seed": seed,
+        "min_top_tier_lift": min_top_tier_lift,
+        "non_numeric_features_left_out": non_numeric,
+    }
+    row = {
+        "kind": "lookalike",
+        "as_of_date": as_of_date,
+        "training_cutoff": as_of_date,
+        "parameters": parameters,
+        "features": features,
+        "fingerprint": registry.data_fingerprint(
+            customers[["customer_id", *features]].assign(is_seed=is_seed)
+        ),
+        "run_id": run_id,
+        "trained_at": trained_at,
+    }
+    ok, reason, warning = check_seed(is_seed)
+    if not ok:
+        return (
+            registry.registry_row(
+                **row,
+                status=registry.INSUFFICIENT_DATA,
+                reason=reason,
+                metrics={"seed_size": int(np.sum(is_seed))},
+                artifact=None,
+            ),
+            None,
+        )
+    model = LookalikeModel(seed=seed, nthread=nthread)
+    scores = model.fit_score(customers[features], is_seed)
+    metrics = {
+        "seed_size": int(np.sum(is_seed)),
+        "population": len(customers),
+        "recall_by_tier": {str(k): v for k, v in (model.recall_by_tier_ or {}).items()},
+        "top_tier_lift": model.top_tier_lift_,
+        "seed_warning": warning,
+        "dropped_features": model.dropped_features_,
+    }
+    gate = registry.evaluate_gates(metrics, {"top_tier_lift": min_top_tier_lift})
+    artifact = model.to_bytes()
+    return (
+        registry.registry_row(
+            **row,
+            status=gate.status,
+            reason=gate.reason,
+            metrics=metrics,
+            artifact=artifact,
+        ),
+        scores,
+    )
