@@ -99,6 +99,12 @@
 
 {% macro cutoffs_relation(dates) -%}
     {#- A relation with one row per cutoff: cutoff_date, cutoff_at. -#}
+    {%- if dates | length == 0 %}
+    select
+        cast(null as date) as cutoff_date,
+        cast(null as {{ dbt.type_timestamp() }}) as cutoff_at
+    where 1 = 0
+    {%- endif %}
     {%- for date_string in dates %}
     select
         {{ date_literal(date_string) }} as cutoff_date,
@@ -107,4 +113,28 @@
     union all
     {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+
+{% macro campaign_cutoffs() -%}
+    {#-
+        Assignment dates of the randomized campaigns whose outcome window
+        (var uplift_window_days) ended by as_of_date, newest first, at most
+        var uplift_max_campaigns of them: the uplift models train on features
+        as of these dates.
+    -#}
+    {%- set assignments = ref('stg_shop__campaign_assignments') -%}
+    {#- Called before any early return so that its ref() is always seen. -#}
+    {%- set as_of = as_of_date() -%}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set last_assignable = shift_date(
+        as_of, -(var('uplift_window_days') | int)) -%}
+    {%- set result = run_query(
+        "select distinct cast(cast(assigned_at as date) as varchar) as d from "
+        ~ assignments ~ " where cast(assigned_at as date) <= cast('"
+        ~ last_assignable ~ "' as date) order by d desc limit "
+        ~ (var('uplift_max_campaigns') | int)) -%}
+    {{ return(result.columns[0].values() | list | sort) }}
 {%- endmacro %}

@@ -631,3 +631,160 @@ def _from_payload(payload: dict[str, Any]) -> Any:
         boosters[name] = booster
     model.boosters_ = boosters
     return model
+
+
+# ------------------------------------------------------------ training runs
+
+_OUTCOME_COLUMNS = ("campaign_id", "is_treated", "has_converted", "window_revenue")
+
+
+def _numeric_features(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    from .features import feature_columns
+
+    candidates = feature_columns(c for c in frame.columns if c not in _OUTCOME_COLUMNS)
+    numeric = [
+        c
+        for c in candidates
+        if pd.api.types.is_numeric_dtype(frame[c])
+        or pd.api.types.is_bool_dtype(frame[c])
+    ]
+    return numeric, [c for c in candidates if c not in numeric]
+
+
+def uplift_runs(
+    examples: pd.DataFrame,
+    *,
+    as_of_date: Any,
+    run_id: str,
+    trained_at: Any,
+    min_qini: float,
+    min_per_arm: int = 100,
+    seed: int = 0,
+    nthread: int = 1,
+) -> list[dict[str, Any]]:
+    """One registry row per campaign in ``examples`` (kind ``uplift:<campaign>``).
+
+    The outcome is conversion within the window (binary, so the Qini
+    coefficient is defined); the chosen learner (T or X, by held-out Qini) is
+    approved when its held-out Qini reaches ``min_qini`` and beats random
+    targeting.
+    """
+    from . import registry
+
+    rows = []
+    features, left_out = _numeric_features(examples)
+    for campaign_id in sorted(examples["campaign_id"].unique()):
+        campaign = examples[examples["campaign_id"] == campaign_id].sort_values(
+            "customer_id"
+        )
+        treated = campaign["is_treated"].to_numpy(dtype=int)
+        converted = campaign["has_converted"].to_numpy(dtype=int)
+        row = {
+            "kind": f"uplift:{campaign_id}",
+            "as_of_date": as_of_date,
+            "training_cutoff": campaign["cutoff_date"].min(),
+            "parameters": {
+                "campaign_id": campaign_id,
+                "seed": seed,
+                "min_qini": min_qini,
+                "min_per_arm": min_per_arm,
+                "non_numeric_features_left_out": left_out,
+            },
+            "features": features,
+            "fingerprint": registry.data_fingerprint(
+                campaign[["customer_id", "is_treated", "has_converted", *features]]
+            ),
+            "run_id": run_id,
+            "trained_at": trained_at,
+        }
+        ok, message = check_arms(treated, min_per_arm=min_per_arm, outcome=converted)
+        if not ok:
+            rows.append(
+                registry.registry_row(
+                    **row,
+                    status=registry.INSUFFICIENT_DATA,
+                    reason=message,
+                    metrics={"customers": len(campaign)},
+                    artifact=None,
+                )
+            )
+            continue
+        model, report = choose_uplift_model(
+            campaign[features], treated, converted, seed=seed, nthread=nthread
+        )
+        chosen = report["models"][report["chosen"]]
+        metrics = {
+            **report,
+            "qini_coefficient": chosen["qini_coefficient"],
+            "auuc": chosen["auuc"],
+            "qini_over_random": chosen["qini_coefficient"]
+            - report["random"]["qini_coefficient"],
+            "customers": len(campaign),
+            "treated_share": float(treated.mean()),
+        }
+        gate = registry.evaluate_gates(
+            metrics, {"qini_coefficient": min_qini, "qini_over_random": 0.0}
+        )
+        rows.append(
+            registry.registry_row(
+                **row,
+                status=gate.status,
+                reason=gate.reason,
+                metrics=metrics,
+                artifact=model.to_bytes(),
+            )
+        )
+    return rows
+
+
+def score_uplift(registry_rows: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Uplift of every customer for every campaign with an approved model.
+
+    Returns one row per customer and campaign: customer_id, campaign_id,
+    uplift_score (change in the probability of converting within the window
+    when contacted), p_treated, p_control, uplift_group, uplift_model_version.
+    Empty when no campaign has an approved model.
+    """
+    from . import registry
+
+    frames = []
+    kinds = sorted(
+        k for k in registry_rows["model_kind"].unique() if k.startswith("uplift:")
+    )
+    for kind in kinds:
+        serving = registry.latest_approved(registry_rows, kind)
+        if serving is None:
+            continue
+        model = uplift_model_from_bytes(bytes(serving["artifact"]))
+        uplift = model.predict_uplift(features)
+        arms = model.predict_arms(features)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customer_id": features["customer_id"].to_numpy(),
+                    "campaign_id": kind.split(":", 1)[1],
+                    "uplift_score": uplift,
+                    "p_treated": arms["p_treated"].to_numpy(),
+                    "p_control": arms["p_control"].to_numpy(),
+                    "uplift_group": uplift_groups(
+                        arms["p_treated"].to_numpy(),
+                        arms["p_control"].to_numpy(),
+                        uplift,
+                    ),
+                    "uplift_model_version": serving["model_version"],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=str),
+                "campaign_id": pd.Series(dtype=str),
+                "uplift_score": pd.Series(dtype=float),
+                "p_treated": pd.Series(dtype=float),
+                "p_control": pd.Series(dtype=float),
+                "uplift_group": pd.Series(dtype=str),
+                "uplift_model_version": pd.Series(dtype=str),
+            }
+        )
+    return pd.concat(frames, ignore_index=True)

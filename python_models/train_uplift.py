@@ -1,0 +1,42 @@
+"""Fit, evaluate and gate one uplift model per randomized campaign; appends rows."""
+
+import datetime as dt
+
+from predictive_segments import registry, uplift
+
+
+def model(dbt, session):
+    min_qini = float(dbt.config.get("uplift_min_qini"))
+    min_per_arm = int(dbt.config.get("min_customers_per_arm"))
+    as_of_date = (
+        dbt.ref("feat_customers").aggregate("max(cutoff_date) as d").df()["d"][0]
+    )
+    examples = dbt.ref("ml_uplift_examples").order("campaign_id, customer_id").df()
+    rows = uplift.uplift_runs(
+        examples,
+        as_of_date=as_of_date,
+        run_id=dbt.config.get("run_id"),
+        trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        min_qini=min_qini,
+        min_per_arm=min_per_arm,
+        seed=int(dbt.config.get("seed")),
+        nthread=int(dbt.config.get("nthread")),
+    )
+    if not rows:
+        rows = [
+            registry.registry_row(
+                kind="uplift",
+                status=registry.INSUFFICIENT_DATA,
+                reason="no randomized campaign with a complete outcome window",
+                as_of_date=as_of_date,
+                training_cutoff=None,
+                parameters={},
+                features=[],
+                metrics={},
+                fingerprint=registry.data_fingerprint(examples),
+                artifact=None,
+                run_id=dbt.config.get("run_id"),
+                trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            )
+        ]
+    return registry.to_arrow(rows)
