@@ -29,9 +29,10 @@ outcomes as (
     left join orders
         on
             assignments.customer_id = orders.customer_id
-            and orders.ordered_at >= assignments.assigned_at
-            and orders.ordered_at < {{ dbt.dateadd(
+            and assignments.assigned_at <= orders.ordered_at
+            and {{ dbt.dateadd(
                 'day', var('uplift_window_days'), 'assignments.assigned_at') }}
+            > orders.ordered_at
     group by assignments.campaign_id, assignments.customer_id
 ),
 
