@@ -76,3 +76,42 @@
         ) as numbered
     ) as ranked
 {%- endmacro %}
+
+
+{% macro staged_customers_ctes() -%}
+    {#-
+        The CTEs `customers` (staged customers with is_test_account) and
+        `customer_table` (is_present: does the project have a customers
+        table?) behind the customer checks of the base_ models.
+    -#}
+    customers as (
+        select
+            customer_id,
+            is_test_account
+        from {{ ref('base_shop__customers') }}
+        where _row_status = 'staged'
+    ),
+
+    customer_table as (
+        select count(*) > 0 as is_present from customers
+    )
+{%- endmacro %}
+
+
+{% macro customer_checks(relation, check_unknown=true) -%}
+    {#-
+        The (condition, reason) checks on a row's customer_id, after joining
+        `customers` and `customer_table` (staged_customers_ctes()): unknown
+        customers, only when the project has a customers table, and test
+        accounts.
+    -#}
+    {%- set checks = [] -%}
+    {%- if check_unknown -%}
+        {%- do checks.append((
+            'customer_table.is_present and customers.customer_id is null '
+            ~ 'and ' ~ relation ~ '.customer_id is not null',
+            'unknown_customer')) -%}
+    {%- endif -%}
+    {%- do checks.append(('customers.is_test_account', 'test_account')) -%}
+    {{ return(checks) }}
+{%- endmacro %}

@@ -4,17 +4,7 @@ source as (
     {{ raw_table('campaign_assignments') }}
 ),
 
-customers as (
-    select
-        customer_id,
-        is_test_account
-    from {{ ref('base_shop__customers') }}
-    where _row_status = 'staged'
-),
-
-customer_table as (
-    select count(*) > 0 as is_present from customers
-),
+{{ staged_customers_ctes() }},
 
 parsed as (
     select
@@ -42,10 +32,7 @@ checked as (
                 'timestamp_out_of_range'),
             ("coalesce(parsed.treatment_group, '') not in "
                 ~ "('treatment', 'control')", 'unknown_treatment_group'),
-            ('customer_table.is_present and customers.customer_id is null',
-                'unknown_customer'),
-            ('customers.is_test_account', 'test_account'),
-        ]) }} as _row_reason
+        ] + customer_checks('parsed')) }} as _row_reason
     from parsed
     cross join customer_table
     left join customers

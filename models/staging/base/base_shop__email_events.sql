@@ -4,17 +4,7 @@ source as (
     {{ raw_table('email_events') }}
 ),
 
-customers as (
-    select
-        customer_id,
-        is_test_account
-    from {{ ref('base_shop__customers') }}
-    where _row_status = 'staged'
-),
-
-customer_table as (
-    select count(*) > 0 as is_present from customers
-),
+{{ staged_customers_ctes() }},
 
 accepted_event_types as (
     select event_type
@@ -50,10 +40,7 @@ checked as (
             ('not ' ~ timestamp_in_range('parsed.occurred_at'),
                 'timestamp_out_of_range'),
             ('accepted_event_types.event_type is null', 'unknown_event_type'),
-            ('customer_table.is_present and customers.customer_id is null',
-                'unknown_customer'),
-            ('customers.is_test_account', 'test_account'),
-        ]) }} as _row_reason
+        ] + customer_checks('parsed')) }} as _row_reason
     from parsed
     cross join customer_table
     left join accepted_event_types

@@ -4,13 +4,7 @@ source as (
     {{ raw_table('events') }}
 ),
 
-customers as (
-    select
-        customer_id,
-        is_test_account
-    from {{ ref('base_shop__customers') }}
-    where _row_status = 'staged'
-),
+{{ staged_customers_ctes() }},
 
 accepted_event_types as (
     select event_type
@@ -65,8 +59,7 @@ checked as (
                 'timestamp_out_of_range'),
             ('accepted_event_types.event_type is null', 'unknown_event_type'),
             ('bot_user_agents.is_match', 'bot_traffic'),
-            ('customers.is_test_account', 'test_account'),
-        ]) }} as _row_reason
+        ] + customer_checks('parsed', check_unknown=false)) }} as _row_reason
     from parsed
     left join accepted_event_types
         on parsed.event_type = accepted_event_types.event_type

@@ -4,17 +4,7 @@ source as (
     {{ raw_table('orders') }}
 ),
 
-customers as (
-    select
-        customer_id,
-        is_test_account
-    from {{ ref('base_shop__customers') }}
-    where _row_status = 'staged'
-),
-
-customer_table as (
-    select count(*) > 0 as is_present from customers
-),
+{{ staged_customers_ctes() }},
 
 currency_rates as (
     select * from {{ ref('currency_rates') }}
@@ -74,10 +64,7 @@ checked as (
             ("coalesce(parsed._raw_status, 'completed') not in "
                 ~ "('completed', 'cancelled', 'refunded')",
                 'unknown_status'),
-            ('customer_table.is_present and customers.customer_id is null',
-                'unknown_customer'),
-            ('customers.is_test_account', 'test_account'),
-        ]) }} as _row_reason
+        ] + customer_checks('parsed')) }} as _row_reason
     from parsed
     cross join customer_table
     cross join reporting_rate

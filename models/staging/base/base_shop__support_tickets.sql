@@ -4,17 +4,7 @@ source as (
     {{ raw_table('support_tickets') }}
 ),
 
-customers as (
-    select
-        customer_id,
-        is_test_account
-    from {{ ref('base_shop__customers') }}
-    where _row_status = 'staged'
-),
-
-customer_table as (
-    select count(*) > 0 as is_present from customers
-),
+{{ staged_customers_ctes() }},
 
 parsed as (
     select
@@ -56,10 +46,7 @@ checked as (
             ('parsed._has_raw_csat_score and (parsed.csat_score is null '
                 ~ 'or parsed.csat_score not between 1 and 5)',
                 'invalid_csat_score'),
-            ('customer_table.is_present and customers.customer_id is null',
-                'unknown_customer'),
-            ('customers.is_test_account', 'test_account'),
-        ]) }} as _row_reason
+        ] + customer_checks('parsed')) }} as _row_reason
     from parsed
     cross join customer_table
     left join customers
