@@ -49,9 +49,10 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo
 	@echo "Warehouse built: $(SEGMENTS_DB)"
 	@echo "Query it from any DuckDB client, for example:"
-	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from feat_customers limit 5'))\""
-	@echo "Tables: stg_shop__* (clean raw data), int_raw_rows_quarantined (refused rows and why),"
-	@echo "        feat_customers (features as of as_of_date), lbl_* (training labels)."
+	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from score_churn limit 5'))\""
+	@echo "Tables: score_* (churn, purchase propensity, CLV, segments, lookalike, uplift per customer),"
+	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
+	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md."
 
 lint: setup  ## ruff and sqlfluff
 	$(BIN)/ruff check src tests benchmarks python_models
