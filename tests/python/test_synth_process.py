@@ -11,7 +11,7 @@ from predictive_segments.synth._process import (
     Rates,
     expected_value_integral,
     p_no_order,
-    sample_bursty,
+    sample_nhpp,
 )
 
 N = 40_000  # replicates of each of the three customer types below
@@ -19,7 +19,8 @@ WINDOW = 90.0
 
 
 def _customers():
-    """Three types, each repeated N times: steady, growing, declining from t=30."""
+    """Three types, each repeated N times: steady, growing, declining from t=30,
+    with a gamma shape for an unknown rate level."""
     k = np.repeat(np.arange(3), N)
     log0 = np.log(np.array([1 / 30, 1 / 60, 1 / 20]))[k]
     g = np.array([0.0, 1.0 / 365, 0.0])[k]
@@ -32,30 +33,39 @@ def _customers():
 
 
 def test_p_no_order_matches_monte_carlo():
+    """With the rate level unknown (gamma, as in a posterior) and without."""
     k, rates, hazard, shape = _customers()
     n = k.shape[0]
     rng = np.random.default_rng(5)
     t0 = np.zeros(n)
     dropout = hazard.draw_dropout(t0, rng)
-    burst = rng.gamma(shape[:, None], 1.0, (n, 1)) / shape[:, None]
+    rate = shape * np.array([1.0, 0.5, 2.0])[k]  # mean level 1, 2, 0.5
+    level = rng.gamma(shape, 1.0 / rate)
     q = 0.95
-    row, _ = sample_bursty(rates, t0, np.minimum(dropout, WINDOW), rng, burst, 0)
-    counted = rng.random(row.shape[0]) < q
-    none = np.bincount(row[counted], minlength=n) == 0
-    p = p_no_order(rates, hazard, t0, WINDOW, q, shape)
-    for kind in range(3):
-        sel = k == kind
-        assert p[sel].mean() == pytest.approx(none[sel].mean(), abs=0.01)
-    assert 0.2 < p.mean() < 0.9  # the check is not trivial
+    for mixed in (False, True):
+        r = Rates(rates.log0 + (np.log(level) if mixed else 0.0), *_rest(rates))
+        row, _ = sample_nhpp(r, t0, np.minimum(dropout, WINDOW), rng)
+        counted = rng.random(row.shape[0]) < q
+        none = np.bincount(row[counted], minlength=n) == 0
+        mix = (shape, rate) if mixed else (None, None)
+        p = p_no_order(rates, hazard, t0, WINDOW, q, *mix)
+        for kind in range(3):
+            sel = k == kind
+            assert p[sel].mean() == pytest.approx(none[sel].mean(), abs=0.01)
+        assert 0.05 < p.mean() < 0.9  # the check is not trivial
 
 
-def test_treatment_multiplier_and_additive_rate_lower_p_no_order():
+def _rest(rates):
+    return rates.g, rates.c, rates.k
+
+
+def test_uncertain_or_lower_rate_raises_p_no_order():
     _, rates, hazard, shape = _customers()
     t0 = np.zeros(rates.log0.shape[0])
-    base = p_no_order(rates, hazard, t0, 30.0, 1.0, shape)
-    more = p_no_order(rates, hazard, t0, 30.0, 1.0, shape, mult=1.5, add=0.01)
-    less = p_no_order(rates, hazard, t0, 30.0, 1.0, shape, mult=0.5)
-    assert (more < base).all() and (less > base).all()
+    known = p_no_order(rates, hazard, t0, 30.0, 1.0)
+    unsure = p_no_order(rates, hazard, t0, 30.0, 1.0, shape, shape)  # mean 1
+    lower = p_no_order(Rates(rates.log0 - 0.5, *_rest(rates)), hazard, t0, 30.0, 1.0)
+    assert (unsure > known).all() and (lower > known).all()
 
 
 def test_expected_value_integral_matches_numeric_integration():

@@ -4,6 +4,8 @@
 (purchase, dropout, spend, engagement and campaign-response processes) and
 returns the raw tables of docs/raw_contract.md (with injected bad rows), the
 truth behind them and a manifest; ``write(result, out_dir)`` puts them on disk.
+The ``true_*`` columns of the truth are the best possible prediction from the
+observable data (see ``_oracle``), so models can be held to them.
 Command line: ``python -m predictive_segments.synth --help``.
 """
 

@@ -9,7 +9,7 @@ import numpy as np
 from . import _params as P
 from ._customers import Customers
 from ._orders import STATUS_REFUNDED, Orders
-from ._process import Rates, sample_bursty, sample_nhpp
+from ._process import Rates, sample_nhpp
 from ._util import (
     SECONDS_PER_DAY,
     group_starts,
@@ -72,9 +72,7 @@ def simulate_events(
     r = cu.rates
     alive_rates = Rates(np.log(0.5 * cu.sess_rate), 0.5 * r.g, r.c, r.k)
     lo = np.maximum(cu.signup, h0)
-    c_a, t_a = sample_bursty(
-        alive_rates, lo, np.minimum(cu.dropout, 1.0), rng, cu.burst, cu.burst_j0
-    )
+    c_a, t_a = sample_nhpp(alive_rates, lo, np.minimum(cu.dropout, 1.0), rng)
     dead_rates = Rates(
         np.log(cu.sess_rate * 0.03), np.zeros(n), np.full(n, np.inf), np.zeros(n)
     )

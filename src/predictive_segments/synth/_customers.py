@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _params as P
-from ._process import Hazard, Rates, burst_periods
+from ._process import Hazard, Rates
 from ._util import stream, time_of_day
 
 
@@ -51,11 +51,6 @@ class Customers:
     ticket_rate: np.ndarray
     csat: np.ndarray
     effect_log: dict[str, np.ndarray]
-    effect_add: np.ndarray
-    lapsed_rate: np.ndarray
-    burst_shape: np.ndarray
-    burst: np.ndarray  # (customer, burst period - burst_j0) activity level
-    burst_j0: int
 
     @property
     def utc_offset(self) -> np.ndarray:
@@ -109,35 +104,33 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
     device_p = np.where(young[:, None], [0.35, 0.55, 0.10], P.DEVICE_P)
     device = (device_p.cumsum(axis=1) < rng.random(n)[:, None]).sum(axis=1)
 
-    # Purchase process.
+    # Purchase process (see PERSONA_PARAMS for why most of it is per persona).
     buyer = par("buyer")
     lam = par("lam") * _gamma_mean1(rng, par("lam_shape"))
     with np.errstate(divide="ignore"):
         log0 = np.log(lam)
-    g = rng.normal(par("g_mean"), par("g_sd")) / 365.0
-    declines = rng.random(n) < par("decline_p")
-    at_risk = P.PERSONAS[persona] == "at_risk"
+    g = par("g") / 365.0
+    declines = par("declines")
     c = np.where(
-        at_risk,
-        rng.uniform(-240.0, 45.0, n),
-        rng.uniform(h0, 365.0, n),
+        declines,
+        P.DECLINE_STARTS[rng.integers(0, P.DECLINE_STARTS.shape[0], n)],
+        np.inf,
     )
-    c = np.where(declines, c, np.inf)
-    k = np.where(declines, rng.uniform(par("decline_k_lo"), par("decline_k_hi")), 0.0)
-    mu1 = np.where(
-        declines, 1.0 / (par("decline_life") * _gamma_mean1(rng, np.full(n, 3.0))), 0.0
-    )
-    mu0 = 1.0 / (par("life") * np.exp(rng.normal(0.0, 0.5, n)))
+    k = np.where(declines, par("decline_k"), 0.0)
+    mu1 = np.where(declines, 1.0 / par("decline_life"), 0.0)
+    mu0 = 1.0 / par("life")
     rates = Rates(log0, g, c, k)
     hazard = Hazard(mu0, mu1, c)
 
-    first_order = np.where(buyer, signup + rng.exponential(0.06, n), np.nan)
+    first_order = np.where(
+        buyer, signup + rng.exponential(P.FIRST_ORDER_DELAY_DAYS, n), np.nan
+    )
     start = np.where(buyer, first_order, signup)
     dropout = hazard.draw_dropout(start, rng)
 
     # Spend.
     log_aov_ref = np.log(par("aov")) + rng.normal(0.0, par("aov_sd"))
-    aov_g = par("aov_g") * np.exp(rng.normal(0.0, 0.2, n)) / 365.0
+    aov_g = par("aov_g") / 365.0
     order_sd = par("order_sd")
 
     # Preferences.
@@ -154,13 +147,7 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
     click_rate = np.clip(par("click") * _gamma_mean1(rng, np.full(n, 5.0)), 0.0, 0.9)
     csat = par("csat") + rng.normal(0.0, 0.5, n)
 
-    effect_log = {
-        cid: rng.normal(par(f"effect_{cid.split('_')[0]}"), par("effect_sd"))
-        for cid, _, _ in P.CAMPAIGNS
-    }
-    burst_shape = par("burst_shape")
-    burst_j0, n_periods = burst_periods(history_days)
-    burst = rng.gamma(burst_shape[:, None], 1.0, (n, n_periods)) / burst_shape[:, None]
+    effect_log = {cid: eff[persona] for cid, eff in P.CAMPAIGN_EFFECTS.items()}
     return Customers(
         n=n,
         persona=persona,
@@ -194,9 +181,4 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
         ticket_rate=par("ticket"),
         csat=csat,
         effect_log=effect_log,
-        effect_add=par("effect_add"),
-        lapsed_rate=par("lapsed"),
-        burst_shape=burst_shape,
-        burst=burst.astype(np.float32),
-        burst_j0=burst_j0,
     )

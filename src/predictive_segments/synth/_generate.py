@@ -22,6 +22,7 @@ from ._activity import (
 )
 from ._customers import Customers, draw_customers
 from ._inject import inject, replace, same_dict
+from ._oracle import observe, predict
 from ._orders import (
     CURRENCY_CODES,
     STATUS_CANCELLED,
@@ -32,7 +33,7 @@ from ._orders import (
     Orders,
     simulate_orders,
 )
-from ._process import Hazard, Rates, expected_value_integral, p_no_order
+from ._process import expected_value_integral, p_no_order
 from ._util import (
     SECONDS_PER_DAY,
     dict_array,
@@ -620,61 +621,66 @@ def _campaign_table(campaigns: list[Campaign], t_epoch: int) -> pa.Table:
 
 
 # ---------------------------------------------------------------- truth
-def _truth_customers(cu: Customers, orders: Orders, history_days: int) -> pa.Table:
+def _truth_customers(
+    cu: Customers, orders: Orders, campaigns: list[Campaign], history_days: int
+) -> pa.Table:
+    """One row per customer: the planted parameters, the truth and outcomes.
+
+    The ``true_*`` probabilities and the expected revenue are the best
+    possible prediction at T: the posterior predictive given the observable
+    data (signup, orders before T, campaign assignments) and the generative
+    model, integrating over the persona, the individual rate and order value
+    levels and whether the customer is still alive (``alive_probability``);
+    see ``_oracle``. The ``latent_*`` columns are the same given the hidden
+    parameters and alive state, which no model can know.
+    """
     n = cu.n
     q = P.Q_COMPLETED_POSITIVE
-    alive = cu.dropout > 0
-    zeros = np.zeros(n)
-    shape, lap = cu.burst_shape, cu.lapsed_rate
-    p_churn = np.where(
-        alive,
-        p_no_order(
-            cu.rates, cu.hazard, zeros, P.CHURN_WINDOW_DAYS, q, shape, lapsed=lap
-        ),
-        np.exp(-q * lap * P.CHURN_WINDOW_DAYS),
+    h0 = -float(history_days)
+    t = orders.sec / SECONDS_PER_DAY
+    treated = np.zeros((n, len(campaigns)), bool)
+    for j, c in enumerate(campaigns):
+        treated[c.cust[c.treated], j] = True
+    hist = observe(
+        orders.cust,
+        t,
+        orders.evidence,
+        orders.first_seen,
+        orders.log_eur,
+        cu.signup,
+        treated,
+        0.0,
+        h0,
     )
-    p_none30 = np.where(
-        alive,
-        p_no_order(
-            cu.rates, cu.hazard, zeros, P.PROPENSITY_WINDOW_DAYS, q, shape, lapsed=lap
-        ),
-        np.exp(-q * lap * P.PROPENSITY_WINDOW_DAYS),
-    )
-    pending = np.isfinite(cu.first_order) & (cu.first_order >= 0)
-    p_churn = np.where(pending, (1 - q) * p_churn, p_churn)
-    p_none30 = np.where(pending, (1 - q) * p_none30, p_none30)
+    windows = (P.CHURN_WINDOW_DAYS, P.PROPENSITY_WINDOW_DAYS)
+    oracle = predict(hist, windows, P.CLV_HORIZON_DAYS)
 
+    # Given the latent state and parameters.
+    alive = cu.dropout > 0
+    pending = np.isfinite(cu.first_order) & (cu.first_order >= 0)
+    zeros = np.zeros(n)
+    latent = {}
+    for window in windows:
+        living = p_no_order(cu.rates, cu.hazard, zeros, window, q)
+        p = np.where(alive, living, 1.0)
+        latent[window] = np.where(pending, (1 - q) * p, p)
     log_aov_t = cu.log_aov_ref + cu.aov_g * (0 - P.T_REF)
     factor = (1 + P.P_SIBLING_ORDER) * q * (1 - P.EXPECTED_REFUND_SHARE)
     ev = expected_value_integral(
         cu.rates, cu.hazard, cu.log_aov_ref, cu.aov_g, 0.0, P.CLV_HORIZON_DAYS
     )
-    # Sporadic orders after a dropout: rate * value * P(dropped out at t).
-    # (same change point as the hazard, which the integral splits at)
-    lap_rates = Rates(
-        np.log(np.maximum(lap, 1e-300)), np.zeros(n), cu.rates.c, np.zeros(n)
-    )
-    no_hazard = Hazard(np.zeros(n), np.zeros(n), np.full(n, np.inf))
-    horizon = P.CLV_HORIZON_DAYS
-    lap_all = expected_value_integral(
-        lap_rates, no_hazard, cu.log_aov_ref, cu.aov_g, 0.0, horizon
-    )
-    lap_alive = expected_value_integral(
-        lap_rates, cu.hazard, cu.log_aov_ref, cu.aov_g, 0.0, horizon
-    )
-    exp_rev = factor * np.where(alive, ev + lap_all - lap_alive, lap_all)
-    exp_rev += np.where(
+    latent_rev = np.where(alive, factor * ev, 0.0) + np.where(
         pending, q * (1 - P.EXPECTED_REFUND_SHARE) * np.exp(log_aov_t), 0
     )
 
     counted = orders.counted
-    h0 = -history_days * SECONDS_PER_DAY
+    h0s = -history_days * SECONDS_PER_DAY
     day = SECONDS_PER_DAY
 
     def count(mask):
         return np.bincount(orders.cust[mask], minlength=n)
 
-    before = count(counted & (orders.sec >= h0) & (orders.sec < 0))
+    before = count(counted & (orders.sec >= h0s) & (orders.sec < 0))
     in90 = count(counted & (orders.sec >= 0) & (orders.sec < P.CHURN_WINDOW_DAYS * day))
     in30 = count(
         counted & (orders.sec >= 0) & (orders.sec < P.PROPENSITY_WINDOW_DAYS * day)
@@ -703,12 +709,20 @@ def _truth_customers(cu: Customers, orders: Orders, history_days: int) -> pa.Tab
             "mean_order_value_eur": pa.array(np.exp(log_aov_t)),
             "n_orders_before_as_of": pa.array(before.astype(np.int32)),
             "is_alive_at_as_of": pa.array(alive),
-            "true_churn_probability": pa.array(p_churn),
+            "alive_probability": pa.array(oracle.p_alive),
+            "true_churn_probability": pa.array(oracle.p_no_order[P.CHURN_WINDOW_DAYS]),
             "churned_in_window": pa.array(in90 == 0),
-            "true_purchase_probability": pa.array(1.0 - p_none30),
+            "true_purchase_probability": pa.array(
+                1.0 - oracle.p_no_order[P.PROPENSITY_WINDOW_DAYS]
+            ),
             "purchased_in_window": pa.array(in30 > 0),
-            "true_expected_revenue_eur": pa.array(exp_rev),
+            "true_expected_revenue_eur": pa.array(oracle.expected_revenue_eur),
             "realized_revenue_eur_horizon": pa.array(realized),
+            "latent_churn_probability": pa.array(latent[P.CHURN_WINDOW_DAYS]),
+            "latent_purchase_probability": pa.array(
+                1.0 - latent[P.PROPENSITY_WINDOW_DAYS]
+            ),
+            "latent_expected_revenue_eur": pa.array(latent_rev),
         }
     )
 
@@ -733,6 +747,7 @@ def _truth_treatment(cu: Customers, orders: Orders, campaigns) -> pa.Table:
                         np.where(c.treated, "treatment", "control").tolist()
                     ),
                     "true_uplift": pa.array(c.true_uplift),
+                    "latent_uplift": pa.array(c.latent_uplift),
                     "converted": pa.array(conv[c.cust] > 0),
                     "revenue_in_window_eur": pa.array(rev[c.cust]),
                 }
@@ -808,7 +823,7 @@ def generate(config: SynthConfig) -> SynthResult:
             camp, cfg.bad_row_rate, np.ones(camp.num_rows, bool), rng
         )
 
-    truth_customers = _truth_customers(cu, orders, cfg.history_days)
+    truth_customers = _truth_customers(cu, orders, campaigns, cfg.history_days)
     tz_rows = np.flatnonzero(wo.tz_code >= 0)
     truth = {
         "customers": truth_customers,

@@ -8,11 +8,16 @@ import numpy as np
 
 from . import _params as P
 from ._customers import Customers
-from ._process import Rates, p_no_order, sample_bursty, sample_nhpp
-from ._util import stream, time_of_day, to_seconds, with_time_of_day
+from ._oracle import observe, uplift
+from ._process import p_no_order, sample_nhpp
+from ._util import SECONDS_PER_DAY, stream, time_of_day, to_seconds, with_time_of_day
 
 STATUS_COMPLETED, STATUS_CANCELLED, STATUS_REFUNDED = 0, 1, 2
 STATUSES = np.array(["completed", "cancelled", "refunded"])
+#: Where an order comes from: a buyer's first order (certain, at the start of
+#: the process), the purchase process (with campaign effects), a split-basket
+#: sibling of another order, or a refund of an earlier order.
+SOURCE_FIRST, SOURCE_RATE, SOURCE_SIBLING, SOURCE_REFUND = 0, 1, 2, 3
 
 
 @dataclass
@@ -27,22 +32,45 @@ class Orders:
     currency: np.ndarray  # index into CURRENCY_CODES
     channel: np.ndarray
     parent: np.ndarray  # refunded order's index (into this array) or -1
+    source: np.ndarray  # SOURCE_* code
 
     @property
     def counted(self) -> np.ndarray:
         """Completed orders with a positive amount (the purchase outcome)."""
         return (self.status == STATUS_COMPLETED) & (self.cents > 0)
 
+    @property
+    def evidence(self) -> np.ndarray:
+        """Orders that carry information about the purchase process: drawn
+        from it and visible in every extract (not cancelled). First orders are
+        certain and siblings and refunds follow other orders, so they tell
+        nothing about it."""
+        return (self.source == SOURCE_RATE) & (self.status == STATUS_COMPLETED)
+
+    @property
+    def first_seen(self) -> np.ndarray:
+        """Buyers' first orders that are visible in every extract."""
+        return (self.source == SOURCE_FIRST) & (self.status == STATUS_COMPLETED)
+
+    @property
+    def log_eur(self) -> np.ndarray:
+        """log of the EUR amount of completed positive orders, else nan."""
+        ok = (self.status == STATUS_COMPLETED) & (self.eur_cents > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(ok, np.log(np.maximum(self.eur_cents, 1) / 100.0), np.nan)
+
 
 @dataclass
 class Campaign:
-    """One randomized campaign: assigned customers and their truth."""
+    """One randomized campaign: assigned customers and the true uplift (filled
+    in once all orders are known, see ``_uplift_truth``)."""
 
     campaign_id: str
     day: int
     cust: np.ndarray
     treated: np.ndarray
-    true_uplift: np.ndarray
+    true_uplift: np.ndarray | None = None
+    latent_uplift: np.ndarray | None = None
 
 
 CURRENCY_CODES = np.array(list(P.CURRENCY_RATES))
@@ -54,66 +82,81 @@ _COUNTRY_CCY = np.array(
 
 def _apply_campaign(
     cu: Customers,
-    cust: np.ndarray,
-    t: np.ndarray,
+    orders: tuple[np.ndarray, np.ndarray, np.ndarray],
     campaign_id: str,
     day: int,
     share: float,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, Campaign]:
-    """Assign a campaign at random and realize its effect on the orders."""
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Campaign]:
+    """Assign a campaign at random and realize its effect on the orders.
+
+    ``orders`` is (customer, time, source). A treated customer alive at the
+    assignment orders at its rate times the campaign multiplier during the
+    window: its rate orders there are replaced by a draw at the new rate.
+    """
+    cust, t, source = orders
     a = float(day)
+    end = a + P.UPLIFT_WINDOW_DAYS
     eligible = np.zeros(cu.n, dtype=bool)
     eligible[cust[t < a]] = True
     eligible &= ~cu.is_test
     assigned = eligible & (rng.random(cu.n) < share)
     treated_all = assigned & (rng.random(cu.n) < 0.5)
     members = np.flatnonzero(assigned)
-    alive = cu.dropout[members] > a
-    mult = np.exp(cu.effect_log[campaign_id][members])
-    add = cu.effect_add[members]
 
-    # Truth: P(>= 1 counted order in the window | treated) - same | control.
-    rates, hazard = cu.rates.take(members), cu.hazard.take(members)
-    t0 = np.full(members.shape[0], a)
-    q = P.Q_COMPLETED_POSITIVE
-    shape = cu.burst_shape[members]
-    lap = cu.lapsed_rate[members]
-    w = P.UPLIFT_WINDOW_DAYS
-    p0 = p_no_order(rates, hazard, t0, w, q, shape, lapsed=lap)
-    p1 = p_no_order(rates, hazard, t0, w, q, shape, mult, add, lapsed=lap)
-    uplift = np.where(alive, p0 - p1, 0.0)
-
-    # Realize: thin the orders of treated customers whose rate drops ...
-    end = a + P.UPLIFT_WINDOW_DAYS
-    m_all = np.ones(cu.n)
-    m_all[members] = mult
-    in_win = treated_all[cust] & (t >= a) & (t < end)
-    drop = in_win & (rng.random(cust.shape[0]) >= np.minimum(m_all[cust], 1.0))
-    cust, t = cust[~drop], t[~drop]
-    # ... and add orders for those whose rate rises.
-    treated_alive = treated_all[members] & alive
-    idx = members[treated_alive]
-    w_hi = np.minimum(end, cu.dropout[idx])
-    row, t_new = sample_bursty(
-        cu.rates.take(idx),
-        np.full(idx.shape[0], a),
-        w_hi,
-        rng,
-        cu.burst,
-        cu.burst_j0,
-        cust=idx,
-        scale=np.maximum(mult[treated_alive] - 1.0, 0.0),
+    replaced = treated_all[cust] & (t >= a) & (t < end) & (source == SOURCE_RATE)
+    cust, t, source = cust[~replaced], t[~replaced], source[~replaced]
+    idx = np.flatnonzero(treated_all & (cu.dropout > a))
+    r = cu.rates.take(idx)
+    r.log0 = r.log0 + cu.effect_log[campaign_id][idx]
+    row, t_new = sample_nhpp(
+        r, np.full(idx.shape[0], a), np.minimum(end, cu.dropout[idx]), rng
     )
-    # The additive part (interest revived by the campaign) is not bursty.
-    n_add = rng.poisson(add[treated_alive] * np.maximum(w_hi - a, 0.0))
-    row_add = np.repeat(np.arange(idx.shape[0]), n_add)
-    t_add = a + rng.random(row_add.shape[0]) * (w_hi[row_add] - a)
-    c_new = idx[np.concatenate([row, row_add])]
-    t_new = np.concatenate([t_new, t_add])
+    c_new = idx[row]
     t_new = with_time_of_day(t_new, time_of_day(rng, cu.utc_offset[c_new]))
-    campaign = Campaign(campaign_id, day, members, treated_all[members], uplift)
-    return np.concatenate([cust, c_new]), np.concatenate([t, t_new]), campaign
+    campaign = Campaign(campaign_id, day, members, treated_all[members])
+    out = (
+        np.concatenate([cust, c_new]),
+        np.concatenate([t, t_new]),
+        np.concatenate([source, np.full(c_new.shape[0], SOURCE_RATE, np.int8)]),
+    )
+    return out, campaign
+
+
+def _uplift_truth(cu: Customers, orders: Orders, campaigns: list[Campaign], h0: float):
+    """Set ``true_uplift`` of each campaign: P(>= 1 counted order in the window
+    | treated) - same | control, given what is observable when it starts (the
+    orders before it and earlier assignments; see ``_oracle``), and
+    ``latent_uplift``, the same given the hidden state (alive or not, the
+    customer's own rate and campaign response)."""
+    t = orders.sec / SECONDS_PER_DAY
+    q, w = P.Q_COMPLETED_POSITIVE, P.UPLIFT_WINDOW_DAYS
+    for j, c in enumerate(campaigns):
+        m = c.cust
+        rates, hazard = cu.rates.take(m), cu.hazard.take(m)
+        start = np.full(m.shape[0], float(c.day))
+        control = p_no_order(rates, hazard, start, w, q)
+        rates.log0 = rates.log0 + cu.effect_log[c.campaign_id][m]
+        treated_p = p_no_order(rates, hazard, start, w, q)
+        c.latent_uplift = np.where(cu.dropout[m] > c.day, control - treated_p, 0.0)
+        pos = np.full(cu.n, -1)
+        pos[m] = np.arange(m.shape[0])
+        mine = (pos[orders.cust] >= 0) & (t < c.day)
+        treated = np.zeros((m.shape[0], j), bool)
+        for i, earlier in enumerate(campaigns[:j]):
+            treated[:, i] = np.isin(m, earlier.cust[earlier.treated])
+        hist = observe(
+            pos[orders.cust[mine]],
+            t[mine],
+            orders.evidence[mine],
+            orders.first_seen[mine],
+            orders.log_eur[mine],
+            cu.signup[m],
+            treated,
+            float(c.day),
+            h0,
+        )
+        c.true_uplift = uplift(hist, j)
 
 
 def simulate_orders(
@@ -135,32 +178,26 @@ def simulate_orders(
 
     lo = np.maximum(cu.start, h0)
     hi = np.minimum(cu.dropout, horizon)
-    c_rep, t_rep = sample_bursty(cu.rates, lo, hi, rng, cu.burst, cu.burst_j0)
+    c_rep, t_rep = sample_nhpp(cu.rates, lo, hi, rng)
     t_rep = with_time_of_day(
         t_rep, time_of_day(rng, cu.utc_offset[c_rep]), lower=cu.start[c_rep]
     )
-    # Lapsed customers still order now and then.
-    n = cu.n
-    lapsed = Rates(
-        np.log(np.maximum(cu.lapsed_rate, 1e-300)),
-        np.zeros(n),
-        np.full(n, np.inf),
-        np.zeros(n),
-    )
-    c_lap, t_lap = sample_nhpp(
-        lapsed, np.maximum(cu.dropout, h0), np.full(n, horizon), rng
-    )
-    t_lap = with_time_of_day(t_lap, time_of_day(rng, cu.utc_offset[c_lap]))
-    cust = np.concatenate([c_first, c_rep, c_lap])
-    t = np.concatenate([t_first, t_rep, t_lap])
+    cust = np.concatenate([c_first, c_rep])
+    t = np.concatenate([t_first, t_rep])
+    source = np.concatenate(
+        [np.full(c_first.shape[0], SOURCE_FIRST), np.full(c_rep.shape[0], SOURCE_RATE)]
+    ).astype(np.int8)
 
     campaigns = []
     for campaign_id, day, share in P.CAMPAIGNS:
-        cust, t, campaign = _apply_campaign(cu, cust, t, campaign_id, day, share, rng)
+        (cust, t, source), campaign = _apply_campaign(
+            cu, (cust, t, source), campaign_id, day, share, rng
+        )
         campaigns.append(campaign)
 
     # A few orders come with a second one shortly after (split baskets).
     sib = rng.random(cust.shape[0]) < P.P_SIBLING_ORDER
+    source = np.concatenate([source, np.full(int(sib.sum()), SOURCE_SIBLING)])
     cust = np.concatenate([cust, cust[sib]])
     t = np.concatenate([t, t[sib] + rng.uniform(2 / 1440, 3 / 24, int(sib.sum()))])
 
@@ -172,6 +209,7 @@ def simulate_orders(
         if alive.size:
             cust = np.append(cust, alive[0])
             t = np.append(t, 0.5)
+            source = np.append(source, SOURCE_RATE).astype(np.int8)
 
     n = cust.shape[0]
     u = rng.random(n)
@@ -211,6 +249,7 @@ def simulate_orders(
     all_ccy = np.concatenate([ccy, ccy[parent]])
     all_channel = np.concatenate([channel, channel[parent]])
     all_parent = np.concatenate([np.full(n, -1), parent])
+    all_source = np.concatenate([source, np.full(parent.shape[0], SOURCE_REFUND)])
 
     sec = to_seconds(all_t)
     order = np.argsort(sec, kind="stable")
@@ -221,16 +260,16 @@ def simulate_orders(
     cents_sorted = all_cents[order]
     ccy_sorted = all_ccy[order]
     eur_cents = np.round(cents_sorted * _RATE[ccy_sorted]).astype(np.int64)
-    return (
-        Orders(
-            cust=all_cust[order],
-            sec=sec[order],
-            status=all_status[order],
-            eur_cents=eur_cents,
-            cents=cents_sorted,
-            currency=ccy_sorted,
-            channel=all_channel[order],
-            parent=parent_sorted,
-        ),
-        campaigns,
+    orders = Orders(
+        cust=all_cust[order],
+        sec=sec[order],
+        status=all_status[order],
+        eur_cents=eur_cents,
+        cents=cents_sorted,
+        currency=ccy_sorted,
+        channel=all_channel[order],
+        parent=parent_sorted,
+        source=all_source[order].astype(np.int8),
     )
+    _uplift_truth(cu, orders, campaigns, h0)
+    return orders, campaigns

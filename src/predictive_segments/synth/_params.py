@@ -89,6 +89,9 @@ P_CANCELLED = 0.02
 P_ZERO_AMOUNT = 0.003
 #: Share of generated orders that are completed with a positive amount.
 Q_COMPLETED_POSITIVE = 1.0 - P_CANCELLED - P_ZERO_AMOUNT
+#: Share of generated orders that every raw extract shows as orders (cancelled
+#: ones are left out of orders-only extracts): the history the truth observes.
+Q_OBSERVED = 1.0 - P_CANCELLED
 P_REFUND = 0.03
 P_FULL_REFUND = 0.7
 #: Expected refunded share of a completed order's amount.
@@ -177,37 +180,41 @@ PERSONAS = np.array(
 )
 
 # One row per persona, in the order of PERSONAS. Rates are per day, money in EUR.
+#
+# The truth of the demo data is what the best possible model could predict
+# from the observable data (see ``_oracle``): it knows these tables but not a
+# customer's persona, its individual draws or whether it is still alive. To
+# keep that oracle exact and fast, every individual draw either enters the
+# likelihood of the order history in closed form (the purchase rate: gamma;
+# the order value level: normal) or takes a few known values (the decline
+# start of at_risk customers, a grid); all else is set per persona.
+#
 # buyer: the first order follows the signup within hours (most shops register
 # at the first checkout); otherwise orders come only from the rate.
 # lam: mean purchase rate; lam_shape: gamma shape of its spread across customers.
-# g: log growth of the rate per year (mean, sd); life: mean lifetime in days.
-# decline_p: share of customers whose engagement starts to decline at some
-# time c (all at_risk customers, a few others), decline_k: decay per day of
-# the rates after c (range), decline_life: mean remaining lifetime after c.
+# g: log growth of the rate per year; life: mean lifetime in days (constant
+# dropout hazard 1 / life). declines: the customer's engagement starts to
+# decline at a time drawn from DECLINE_STARTS; decline_k: decay per day of the
+# rates after it; decline_life: mean remaining lifetime after it.
 # aov: median mean order value, aov_sd: log sd of that across customers,
 # aov_g: log growth of the order value per year, order_sd: log sd per order.
 # tiers: base probabilities budget/standard/premium; prem_g: premium logit
 # growth per year. sess: browse sessions per day, depth: mean events per
 # session, cart: add-to-cart share of browse events. open/click: e-mail rates.
-# ticket: tickets per order, csat: mean score. effect: (summer, winback)
-# mean log multiplier of the purchase rate when treated, effect_add: extra
-# purchase rate per day when treated (persuadables that had stopped buying).
-# lapsed: rate of sporadic orders per day after the dropout (gifts, one-offs).
-# burst_shape: gamma shape of the activity level redrawn every 90 days (the
-# purchase and browsing rates are multiplied by it; smaller = burstier).
+# ticket: tickets per order, csat: mean score. effect: (summer, winback) log
+# multiplier of the purchase rate of a living customer while treated (at_risk
+# customers are the persuadables of the winback campaign).
 PERSONA_PARAMS: dict[str, np.ndarray] = {
     # columns: loyal, rising, regular, bargain, at_risk, one_time, browser, no_orders
     "share": np.array([0.09, 0.08, 0.20, 0.14, 0.12, 0.14, 0.10, 0.13]),
     "buyer": np.array([1, 1, 1, 1, 1, 1, 0, 0], dtype=bool),
     "lam": np.array([1 / 25, 1 / 80, 1 / 80, 1 / 28, 1 / 40, 1 / 1500, 1 / 400, 0.0]),
     "lam_shape": np.array([3.0, 3.0, 1.6, 2.5, 2.5, 1.0, 1.2, 1.0]),
-    "g_mean": np.array([0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
-    "g_sd": np.array([0.08, 0.25, 0.12, 0.1, 0.1, 0.1, 0.1, 0.1]),
+    "g": np.array([0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
     "life": np.array([3000, 2500, 900, 1300, 2000, 60, 1500, 800]),
-    "decline_p": np.array([0.04, 0.02, 0.08, 0.06, 1.0, 0.0, 0.03, 0.0]),
-    "decline_k_lo": np.full(8, 1 / 120),
-    "decline_k_hi": np.full(8, 1 / 40),
-    "decline_life": np.array([150, 150, 120, 120, 80, 60, 150, 100]),
+    "declines": np.array([0, 0, 0, 0, 1, 0, 0, 0], dtype=bool),
+    "decline_k": np.array([0, 0, 0, 0, 1 / 70, 0, 0, 0]),
+    "decline_life": np.array([1, 1, 1, 1, 80, 1, 1, 1]),
     "aov": np.array([95.0, 55.0, 48.0, 19.0, 58.0, 42.0, 38.0, 40.0]),
     "aov_sd": np.array([0.3, 0.3, 0.35, 0.3, 0.35, 0.5, 0.4, 0.4]),
     "aov_g": np.array([0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
@@ -228,11 +235,17 @@ PERSONA_PARAMS: dict[str, np.ndarray] = {
     "ticket": np.array([0.03, 0.04, 0.04, 0.03, 0.10, 0.05, 0.05, 0.0]),
     "csat": np.array([4.4, 4.2, 4.0, 3.9, 3.0, 3.8, 3.9, 3.8]),
     "effect_summer": np.array([0.0, -0.7, 0.1, 0.6, 0.4, 0.0, 0.0, 0.0]),
-    "effect_winback": np.array([0.0, -0.5, 0.15, 0.35, 0.7, 0.0, 0.0, 0.0]),
-    "effect_sd": np.array([0.05, 0.2, 0.1, 0.2, 0.2, 0.0, 0.0, 0.0]),
-    "effect_add": np.array([0.0, 0.0, 0.0, 0.0, 1 / 50, 0.0, 0.0, 0.0]),
-    "lapsed": np.array(
-        [1 / 900, 1 / 900, 1 / 1000, 1 / 700, 1 / 800, 1 / 1500, 1 / 2000, 0]
-    ),
-    "burst_shape": np.array([1.2, 1.0, 0.6, 0.8, 0.6, 0.5, 0.5, 1.0]),
+    "effect_winback": np.array([0.0, -0.5, 0.15, 0.35, 1.1, 0.0, 0.0, 0.0]),
 }
+
+#: Log multiplier of the purchase rate while treated, per campaign and persona.
+CAMPAIGN_EFFECTS: dict[str, np.ndarray] = {
+    cid: PERSONA_PARAMS[f"effect_{cid.split('_')[0]}"] for cid, _, _ in CAMPAIGNS
+}
+
+#: Possible decline starts (days relative to T) of declining personas, equally
+#: likely: a grid, so that the oracle can sum over them exactly. 0 means the
+#: decline starts with the prediction windows.
+DECLINE_STARTS = np.arange(-210.0, 1.0, 30.0)
+#: Mean delay (days) of a buyer's first order after the signup.
+FIRST_ORDER_DELAY_DAYS = 0.06

@@ -6,6 +6,11 @@ with one kink: ``log rate(t) = log_rate_ref + g (t - T_REF) - k max(0, t - c)``
 dropout hazard that is ``mu0`` before c and ``mu0 + mu1`` after it (a
 Pareto/NBD-like lifetime with a change point). While alive the customer orders
 as a non-homogeneous Poisson process; after dropout never again.
+
+Earlier versions redrew an activity level every 90 days and let customers
+order sporadically after their dropout, only to keep an oracle that knew the
+alive state from being too good. The truth is now what can be inferred from
+the observable history (``_oracle``), which is hard enough without them.
 """
 
 from __future__ import annotations
@@ -16,18 +21,7 @@ import numpy as np
 
 from ._params import T_REF
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
-
-#: Length of the burst periods (days); they are aligned with T, so the churn
-#: and propensity windows each lie in one period.
-BURST_DAYS = 90
-
-
-def burst_periods(history_days: int) -> tuple[int, int]:
-    """Return (index of the first burst period, number of periods) covering
-    [T - history_days, T + 365 days)."""
-    j0 = -int(np.ceil(history_days / BURST_DAYS))
-    return j0, int(np.ceil(365 / BURST_DAYS)) + 1 - j0
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 
 
 @dataclass
@@ -71,11 +65,10 @@ class Rates:
 
 
 def _exprel(x: np.ndarray) -> np.ndarray:
-    """(exp(x) - 1) / x, stable near 0."""
-    small = np.abs(x) < 1e-8
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = np.expm1(x) / np.where(small, 1.0, x)
-    return np.where(small, 1.0 + x / 2, out)
+    """(exp(x) - 1) / x, 1 at 0 (expm1 keeps it exact near 0)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.divide(np.expm1(x), x, out=np.ones_like(x), where=x != 0)
 
 
 def _int_loglinear(log_start: np.ndarray, slope: np.ndarray, length: np.ndarray):
@@ -150,70 +143,26 @@ def sample_nhpp(
     return row[order], t[order]
 
 
-def sample_bursty(
-    rates: Rates,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    rng: np.random.Generator,
-    burst: np.ndarray,
-    j0: int,
-    cust: np.ndarray | None = None,
-    scale: np.ndarray | float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sample ``scale * Z * rate(t)`` on [lo, hi) with burst levels Z.
-
-    ``burst[c, j - j0]`` is the activity level of customer c in burst period j,
-    i.e. days [BURST_DAYS * j, BURST_DAYS * (j + 1)); row i is customer
-    ``cust[i]`` (default i).
-    Returns ``(row, t)`` like ``sample_nhpp``.
-    """
-    n = lo.shape[0]
-    cust = np.arange(n) if cust is None else cust
-    scale = np.broadcast_to(np.asarray(scale, dtype=float), (n,))
-    ok = hi > lo
-    j_lo = np.floor(lo / BURST_DAYS).astype(np.int64)
-    j_hi = np.floor(np.nextafter(hi, -np.inf) / BURST_DAYS).astype(np.int64)
-    pieces = np.where(ok, j_hi - j_lo + 1, 0)
-    row = np.repeat(np.arange(n), pieces)
-    first = np.concatenate([[0], np.cumsum(pieces)[:-1]])
-    j = j_lo[row] + np.arange(row.shape[0]) - np.repeat(first, pieces)
-    p_lo = np.maximum(lo[row], j * BURST_DAYS)
-    p_hi = np.minimum(hi[row], (j + 1) * BURST_DAYS)
-    z = burst[cust[row], j - j0] * scale[row]
-    piece, t = sample_nhpp(rates.take(row), p_lo, p_hi, rng, scale=z)
-    r = row[piece]
-    order = np.lexsort((t, r))
-    return r[order], t[order]
-
-
 def p_no_order(
     rates: Rates,
     hazard: Hazard,
     t0: np.ndarray,
     window: float,
     q: float,
-    burst_shape: np.ndarray,
-    mult: np.ndarray | float = 1.0,
-    add: np.ndarray | float = 0.0,
-    lapsed: np.ndarray | float = 0.0,
+    mix_shape: np.ndarray | None = None,
+    mix_rate: np.ndarray | None = None,
     chunk: int = 200_000,
 ) -> np.ndarray:
     """P(no counted order in [t0, t0 + window)) for customers alive at t0.
 
-    Counted orders arrive at ``q * (Z * mult * rate(t) + add)`` per day until
-    the dropout, where Z ~ Gamma(burst_shape, 1 / burst_shape) is the unknown
-    activity level of the burst period holding the window (so the Poisson part
-    averages to ``(1 + x / shape) ** -shape``). After a dropout inside the
-    window, sporadic orders continue at ``q * lapsed`` per day. Integrates over
-    the dropout time
-    with Gauss-Legendre quadrature on both sides of the change point. Returns
-    probabilities in [0, 1].
+    Counted orders arrive at ``q * rate(t)`` per day until the dropout. With
+    ``mix_shape``/``mix_rate`` the rate is multiplied by an unknown
+    Z ~ Gamma(mix_shape, rate=mix_rate) (e.g. the posterior of a customer's
+    rate level), so the Poisson part averages to ``(1 + x / rate) ** -shape``.
+    Integrates over the dropout time with Gauss-Legendre quadrature on both
+    sides of the change point. Returns probabilities in [0, 1].
     """
     n = t0.shape[0]
-    mult = np.broadcast_to(np.asarray(mult, dtype=float), (n,))
-    add = np.broadcast_to(np.asarray(add, dtype=float), (n,))
-    shape = np.broadcast_to(np.asarray(burst_shape, dtype=float), (n,))
-    lapsed = np.broadcast_to(np.asarray(lapsed, dtype=float), (n,))
     out = np.empty(n)
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
@@ -225,25 +174,27 @@ def p_no_order(
         )
         h = Hazard(hazard.mu0[sl, None], hazard.mu1[sl, None], hazard.c[sl, None])
         a = t0[sl, None]
-        m, ad, sh = mult[sl, None], add[sl, None], shape[sl, None]
-        lap = lapsed[sl, None]
+        if mix_shape is None:
+            shape = rate = None
+        else:
+            shape, rate = mix_shape[sl, None], mix_rate[sl, None]
         kink = np.clip(h.c - a, 0.0, window)
 
-        def survivor(u, r=r, h=h, a=a, m=m, ad=ad, sh=sh):
-            bursty = (1.0 + q * m * r.integral(a, a + u) / sh) ** (-sh)
-            return bursty * np.exp(-q * ad * u - h.cumulative(a, a + u))
+        def survivor(u, r=r, h=h, a=a, shape=shape, rate=rate):
+            x = q * r.integral(a, a + u)
+            poisson = np.exp(-x) if shape is None else (1.0 + x / rate) ** (-shape)
+            return poisson * np.exp(-h.cumulative(a, a + u))
 
         total = survivor(np.full_like(kink, window))[:, 0]
-        for lo_u, hi_u in (
-            (np.zeros_like(kink), kink),
-            (kink, np.full_like(kink, window)),
-        ):
+        pieces = [(kink, np.full_like(kink, window))]
+        if np.any(kink > 0):
+            pieces.insert(0, (np.zeros_like(kink), kink))
+        for lo_u, hi_u in pieces:
             half = (hi_u - lo_u) / 2
             u = lo_u + half * (_GL_X[None, :] + 1)
             # Gauss-Legendre nodes are interior, so the hazard is the piece's value
             hz = h.at(a + u)
-            after = np.exp(-q * lap * (window - u))
-            total += np.sum(half * _GL_W[None, :] * hz * survivor(u) * after, axis=1)
+            total += np.sum(half * _GL_W[None, :] * hz * survivor(u), axis=1)
         out[sl] = total
     return np.clip(out, 0.0, 1.0)
 
