@@ -164,7 +164,7 @@ def score_probability_model(
     out["score_note"] = None
     serving = registry.latest_approved(registry_rows, kind)
     if serving is None:
-        out["score_note"] = _no_model_note(registry_rows, kind)
+        out["score_note"] = registry.no_model_note(registry_rows, kind)
         return out
     model = ProbabilityModel.from_bytes(bytes(serving["artifact"]))
     eligible = np.asarray(eligible, dtype=bool)
@@ -177,14 +177,3 @@ def score_probability_model(
     out.loc[eligible, "model_version"] = serving["model_version"]
     out.loc[~eligible, "score_note"] = ineligible_reason
     return out
-
-
-def _no_model_note(registry_rows: pd.DataFrame, kind: str) -> str:
-    rows = registry_rows[registry_rows["model_kind"] == kind]
-    if rows.empty:
-        return f"no {kind} model has been trained yet"
-    last = rows.sort_values("trained_at").iloc[-1]
-    return (
-        f"no approved {kind} model: the latest run was {last['status']} "
-        f"({last['reason']})"
-    )

@@ -1079,11 +1079,7 @@ def assign_segments(
     out = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()})
     serving = registry.latest_approved(registry_rows, "segments")
     if serving is None:
-        rows = registry_rows[registry_rows["model_kind"] == "segments"]
-        note = "no segment model has been trained yet"
-        if len(rows):
-            last = rows.sort_values("trained_at").iloc[-1]
-            note = f"no approved segment model: {last['status']} ({last['reason']})"
+        note = registry.no_model_note(registry_rows, "segments")
         out["segment_id"] = pd.array([None] * len(out), dtype="Int64")
         out["segment_name"] = None
         out["segment_model_version"] = None

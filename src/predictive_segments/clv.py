@@ -1721,6 +1721,13 @@ def evaluate_clv(actual: object, predicted: object) -> dict[str, Any]:
 # ------------------------------------------------------------ training runs
 
 CLV_KINDS = ("clv_bgnbd", "clv_gbm")
+#: The published value columns, in order.
+CLV_COLUMNS = (
+    "predicted_clv",
+    "predicted_clv_p10",
+    "predicted_clv_p50",
+    "predicted_clv_p90",
+)
 #: The backtest metric that picks the serving CLV model: the share of the
 #: holdout's realized revenue held by the customers ranked in the top 10 %
 #: (what a targeting use needs), ties going to BG/NBD (no labels needed).
@@ -1917,9 +1924,8 @@ def score_clv(
     from . import registry
 
     out = pd.DataFrame({"customer_id": features["customer_id"].to_numpy()})
-    for column in ("predicted_clv", "predicted_clv_p10", "predicted_clv_p50"):
+    for column in CLV_COLUMNS:
         out[column] = np.nan
-    out["predicted_clv_p90"] = np.nan
     out["p_alive"] = np.nan
     out["clv_model_kind"] = None
     out["clv_model_version"] = None
@@ -1945,12 +1951,7 @@ def score_clv(
         out.loc[known, "p_alive"] = bg_pred["p_alive"].to_numpy()
     if serving["model_kind"] == "clv_bgnbd":
         known = out["customer_id"].isin(summary.index).to_numpy()
-        columns = [
-            "predicted_clv",
-            "predicted_clv_p10",
-            "predicted_clv_p50",
-            "predicted_clv_p90",
-        ]
+        columns = list(CLV_COLUMNS)
         out.loc[known, columns] = bg_pred[columns].to_numpy()
         out.loc[~known, columns] = 0.0
         out.loc[~known, "clv_score_note"] = "no purchase yet: BG/NBD expects no revenue"

@@ -281,3 +281,15 @@ def as_list(value: Any) -> list[Any]:
     if not isinstance(parsed, list | tuple):
         raise ValueError(f"expected a list, got {value!r}")
     return list(parsed)
+
+
+def no_model_note(registry: pd.DataFrame, kind: str) -> str:
+    """Why no model of ``kind`` serves: never trained, or the latest run's status."""
+    rows = registry[registry["model_kind"] == kind]
+    if rows.empty:
+        return f"no {kind} model has been trained yet"
+    last = rows.sort_values("trained_at").iloc[-1]
+    return (
+        f"no approved {kind} model: the latest run was {last['status']} "
+        f"({last['reason']})"
+    )
