@@ -23,11 +23,19 @@ def model(dbt, session):
         nthread=int(dbt.config.get("nthread")),
     )
     if not rows:
+        assignments = dbt.ref("stg_shop__campaign_assignments")
+        has_assignments = assignments.aggregate("count(*) as n").df()["n"][0] > 0
+        reason = (
+            "no randomized campaign with a complete outcome window"
+            if has_assignments
+            else "no campaign assignments: campaign_assignments is missing or empty "
+            "in the raw data"
+        )
         rows = [
             registry.registry_row(
                 kind="uplift",
                 status=registry.INSUFFICIENT_DATA,
-                reason="no randomized campaign with a complete outcome window",
+                reason=reason,
                 as_of_date=as_of_date,
                 training_cutoff=None,
                 parameters={},

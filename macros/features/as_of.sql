@@ -85,9 +85,14 @@
 
 
 {% macro feature_cutoffs() -%}
-    {#- Every date features are computed at: as_of_date and training cutoffs. -#}
+    {#-
+        Every date features are computed at: as_of_date, the training cutoffs
+        and the campaign assignment dates (campaign_cutoffs()).
+    -#}
     {%- set dates = all_training_cutoffs() -%}
-    {%- if as_of_date() not in dates -%}{%- do dates.append(as_of_date()) -%}{%- endif -%}
+    {%- for cutoff in [as_of_date()] + campaign_cutoffs() -%}
+        {%- if cutoff not in dates -%}{%- do dates.append(cutoff) -%}{%- endif -%}
+    {%- endfor -%}
     {{ return(dates | sort) }}
 {%- endmacro %}
 
@@ -116,25 +121,33 @@
 {%- endmacro %}
 
 
+{% macro uplift_window_ended(assigned_at) -%}
+    {#-
+        True when the outcome window (var uplift_window_days) of an
+        assignment at `assigned_at` ended by as_of_date 00:00, so that its
+        outcome reads no order on or after as_of_date.
+    -#}
+    ({{ dbt.dateadd('day', var('uplift_window_days') | int, assigned_at) }}
+        <= cast('{{ as_of_date() }}' as {{ dbt.type_timestamp() }}))
+{%- endmacro %}
+
+
 {% macro campaign_cutoffs() -%}
     {#-
         Assignment dates of the randomized campaigns whose outcome window
-        (var uplift_window_days) ended by as_of_date, newest first, at most
-        var uplift_max_campaigns of them: the uplift models train on features
-        as of these dates.
+        (var uplift_window_days) ended by as_of_date (uplift_window_ended()),
+        newest first, at most var uplift_max_campaigns of them: the uplift
+        models train on features as of these dates.
     -#}
     {%- set assignments = ref('stg_shop__campaign_assignments') -%}
-    {#- Called before any early return so that its ref() is always seen. -#}
-    {%- set as_of = as_of_date() -%}
+    {#- Called before any early return so that their ref()s are always seen. -#}
+    {%- do as_of_date() -%}
     {%- if not execute or var('render_only', false) -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set last_assignable = shift_date(
-        as_of, -(var('uplift_window_days') | int)) -%}
     {%- set result = run_query(
         "select distinct cast(cast(assigned_at as date) as varchar) as d from "
-        ~ assignments ~ " where cast(assigned_at as date) <= cast('"
-        ~ last_assignable ~ "' as date) order by d desc limit "
-        ~ (var('uplift_max_campaigns') | int)) -%}
+        ~ assignments ~ " where " ~ uplift_window_ended('assigned_at')
+        ~ " order by d desc limit " ~ (var('uplift_max_campaigns') | int)) -%}
     {{ return(result.columns[0].values() | list | sort) }}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {#-
-    Web and app engagement per customer and cutoff, from sessions that were
-    completely known before the cutoff.
+    Web and app engagement per customer and cutoff, from the sessions as they
+    were known at the cutoff (int_events_sessionized).
 -#}
 with
 
@@ -8,19 +8,12 @@ sessions as (
     select * from {{ ref('int_events_sessionized') }}
 ),
 
-cutoffs as (
-    {{ cutoffs_relation(feature_cutoffs()) }}
-),
-
 sessions_before_cutoff as (
     select
         sessions.*,
-        cutoffs.cutoff_date,
-        {{ days_before('sessions.started_date', 'cutoffs.cutoff_date') }}
+        {{ days_before('sessions.started_date', 'sessions.cutoff_date') }}
             as days_before_cutoff
     from sessions
-    inner join cutoffs
-        on sessions.known_at < cutoffs.cutoff_at
 ),
 
 aggregated as (

@@ -1,7 +1,9 @@
 {#-
-    One row per identified session. A session counts for features at a cutoff
-    only when all of it was known before the cutoff (last_received_at), so a
-    late-arriving event can never leak into an earlier cutoff.
+    One row per identified session and feature cutoff (feature_cutoffs()):
+    the session as it was known at the cutoff, from its events that occurred
+    and were received strictly before it. A session still going on at a
+    cutoff, or whose other events arrive late, counts with the events known
+    then: whether it counts never depends on data on or after the cutoff.
 -#}
 with
 
@@ -10,9 +12,25 @@ events as (
     where customer_id is not null
 ),
 
+cutoffs as (
+    {{ cutoffs_relation(feature_cutoffs()) }}
+),
+
+events_known_before_cutoff as (
+    select
+        events.*,
+        cutoffs.cutoff_date
+    from events
+    inner join cutoffs
+        on
+            events.occurred_at < cutoffs.cutoff_at
+            and events.received_at < cutoffs.cutoff_at
+),
+
 sessions as (
     select
         session_id,
+        cutoff_date,
         min(customer_id) as customer_id,
         min(device) as device,
         count(*) as event_count,
@@ -34,8 +52,8 @@ sessions as (
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         max(received_at) as last_received_at
-    from events
-    group by session_id
+    from events_known_before_cutoff
+    group by session_id, cutoff_date
 ),
 
 final as (
@@ -53,6 +71,7 @@ final as (
         docs_view_count,
         category_count,
         add_to_cart_count > 0 and checkout_count = 0 as is_cart_abandoned,
+        cutoff_date,
         cast(started_at as date) as started_date,
         started_at,
         ended_at,

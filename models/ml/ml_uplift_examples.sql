@@ -8,6 +8,7 @@ with
 
 assignments as (
     select * from {{ ref('stg_shop__campaign_assignments') }}
+    where {{ uplift_window_ended('assigned_at') }}
 ),
 
 features as (

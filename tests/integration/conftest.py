@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).with_name("dbt")
+REQUIRED_ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "amount")
 
 
 def _required_path(variable: str) -> Path:
@@ -76,3 +78,28 @@ def _run_dbt(
 def run_dbt():
     """`run_dbt(args, raw_dir, db_path, work_dir)` runs dbt on this project."""
     return _run_dbt
+
+
+@pytest.fixture(scope="session")
+def write_orders(ci_raw_dir: Path):
+    """`write_orders(target, columns=REQUIRED_ORDER_COLUMNS, fmt="parquet")`.
+
+    Writes those columns of the CI orders to `target` (parquet or csv): an
+    orders-only raw file.
+    """
+
+    def write(
+        target: Path,
+        columns: Sequence[str] = REQUIRED_ORDER_COLUMNS,
+        fmt: str = "parquet",
+    ) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = ci_raw_dir / "orders.parquet"
+        options = "format parquet" if fmt == "parquet" else "format csv, header true"
+        with duckdb.connect() as connection:
+            connection.execute(
+                f"copy (select {', '.join(columns)} from read_parquet('{source}')) "
+                f"to '{target}' ({options})"
+            )
+
+    return write

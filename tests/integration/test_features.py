@@ -100,3 +100,37 @@ def test_churn_labels_match_orders_in_the_window(warehouse):
     ).fetchall()[0]
     assert mismatches == 0
     assert 0 < churned < total
+
+
+def test_campaign_features_see_the_history_before_each_assignment(warehouse):
+    """The uplift models learn from features as of each assignment date: the
+    order count there equals the purchases staged before that date."""
+    rows = warehouse.execute(
+        """
+        with purchases as (
+            select
+                features.cutoff_date,
+                features.customer_id,
+                features.order_count,
+                count(orders.order_id) as purchases_before
+            from feat_customers_at_campaigns as features
+            left join stg_shop__orders as orders
+                on
+                    features.customer_id = orders.customer_id
+                    and orders.ordered_at < features.cutoff_date
+                    and not orders.is_cancelled
+                    and orders.revenue_amount > 0
+            group by all
+        )
+        select
+            cutoff_date,
+            count(*) filter (where order_count > 0),
+            count(*) filter (where order_count != purchases_before)
+        from purchases
+        group by cutoff_date
+        """
+    ).fetchall()
+    assert rows, "no campaign cutoff"
+    for cutoff, with_orders, mismatched in rows:
+        assert with_orders > 0, cutoff
+        assert mismatched == 0, (cutoff, mismatched)

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pytest
 
-REQUIRED_ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "amount"]
-
-
-def _write_orders(ci_raw_dir: Path, target: Path, columns: list[str], fmt: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    select = ", ".join(columns)
-    source = ci_raw_dir / "orders.parquet"
-    options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
-    with duckdb.connect() as connection:
-        connection.execute(
-            f"copy (select {select} from read_parquet('{source}')) "
-            f"to '{target}' {options}"
-        )
-
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_orders_only_directory_builds_features(run_dbt, ci_raw_dir, tmp_path, fmt):
+def test_orders_only_directory_builds_features(run_dbt, write_orders, tmp_path, fmt):
     raw_dir = tmp_path / "raw"
-    _write_orders(ci_raw_dir, raw_dir / f"orders.{fmt}", REQUIRED_ORDER_COLUMNS, fmt)
+    write_orders(raw_dir / f"orders.{fmt}", fmt=fmt)
     db_path = tmp_path / "orders_only.duckdb"
 
     result = run_dbt(["build"], raw_dir, db_path, tmp_path)
@@ -47,15 +31,10 @@ def test_orders_only_directory_builds_features(run_dbt, ci_raw_dir, tmp_path, fm
 
 
 def test_missing_required_column_names_file_column_and_found_columns(
-    run_dbt, ci_raw_dir, tmp_path
+    run_dbt, write_orders, tmp_path
 ):
     raw_dir = tmp_path / "raw"
-    _write_orders(
-        ci_raw_dir,
-        raw_dir / "orders.parquet",
-        ["order_id", "ordered_at", "amount"],
-        "parquet",
-    )
+    write_orders(raw_dir / "orders.parquet", ["order_id", "ordered_at", "amount"])
 
     result = run_dbt(["build"], raw_dir, tmp_path / "missing.duckdb", tmp_path)
 
