@@ -15,22 +15,27 @@ conditional treatment effect with xgboost:
   randomized campaign the propensity e is the known randomization share (pass
   it) or, when not given, the treated share observed at fit.
 
-``choose_uplift_model`` fits both on a training fold, compares them by Qini
-coefficient on a held-out fold (and against random targeting), and refits the
-winner on all rows. ``uplift_groups`` turns predictions into the four classic
-groups. Check the campaign first with ``check_arms``.
+``choose_uplift_model`` cross-fits both (K folds, default 4: every customer
+gets an out-of-fold uplift from a model trained on the other folds), compares
+them by the Qini coefficient of those predictions over all customers (and
+against random targeting), and refits the winner on all rows for serving;
+``cross_fitted_uplift`` gives one learner's out-of-fold uplift. Because every
+customer is scored out of fold, the reported Qini can be compared with any
+other ranking of the same customers, e.g. the true effects of simulated data.
+``uplift_groups`` turns predictions into the four classic groups. Check the
+campaign first with ``check_arms``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from .lookalike import _informative_columns, _numeric_matrix, _select_features
 from .metrics import auuc, qini_coefficient
@@ -59,6 +64,7 @@ def check_arms(
     treated: np.ndarray,
     min_per_arm: int = 100,
     outcome: np.ndarray | None = None,
+    n_folds: int | None = None,
 ) -> tuple[bool, str]:
     """Say whether a campaign can train an uplift model.
 
@@ -66,12 +72,25 @@ def check_arms(
     Returns ``(eligible, message)``: not eligible when there is no control
     group, no treated group, or fewer than ``min_per_arm`` customers in an arm;
     when ``outcome`` is given and binary, also when an arm has no converter or
-    only converters. The message says why (or, when eligible, the arm sizes).
-    Raises ValueError when ``treated`` is not 0/1 or has nulls.
+    only converters. With ``n_folds`` (the cross-fitting of
+    ``choose_uplift_model``), also when an arm has fewer than 2 x ``n_folds``
+    converters or non-converters (each fold needs two of each; with a
+    continuous outcome, fewer than 2 x ``n_folds`` customers). The message
+    says why (or, when eligible, the arm sizes). Raises ValueError when
+    ``treated`` is not 0/1 or has nulls, or ``n_folds`` is not an integer >= 2.
     """
     t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
     if min_per_arm < 1:
         raise ValueError(f"min_per_arm={min_per_arm}; pass min_per_arm >= 1")
+    if n_folds is not None and (
+        isinstance(n_folds, bool)
+        or not isinstance(n_folds, int | np.integer)
+        or n_folds < 2
+    ):
+        raise ValueError(
+            f"n_folds={n_folds!r}; pass an integer >= 2 (each customer is "
+            "scored by the model trained on the other folds)"
+        )
     n_t = int(t.sum())
     n_c = int(t.size - n_t)
     if n_c == 0:
@@ -100,6 +119,23 @@ def check_arms(
                     return False, (
                         f"every {name} customer has outcome {int(rate)}: the "
                         "campaign has no contrast to learn from"
+                    )
+    if n_folds is not None:
+        need = 2 * int(n_folds)
+        binary = outcome is not None and _is_binary(y)
+        for name, arm in (("treated", t == 1), ("control", t == 0)):
+            groups = (
+                (("converters", y[arm] == 1), ("non-converters", y[arm] == 0))
+                if binary
+                else (("customers", np.ones(int(arm.sum()), dtype=bool)),)
+            )
+            for label, members in groups:
+                count = int(members.sum())
+                if count < need:
+                    return False, (
+                        f"the {name} arm has {count} {label}; {n_folds}-fold "
+                        f"cross-fitting needs at least {need} per arm (2 per "
+                        "fold): wait for more participants or pass fewer folds"
                     )
     return True, f"eligible: {n_t} treated and {n_c} control customers"
 
@@ -394,29 +430,44 @@ def uplift_model_from_bytes(data: bytes) -> TLearner | XLearner:
     return _from_payload(_read_payload(data))
 
 
+class UpliftChoice(NamedTuple):
+    """What ``choose_uplift_model`` returns (unpacks as a 3-tuple)."""
+
+    model: TLearner | XLearner
+    """The chosen learner, refitted on all rows: the one to serve."""
+    report: dict[str, Any]
+    """How the learners compared; see ``choose_uplift_model``."""
+    out_of_fold_uplift: np.ndarray
+    """The chosen learner's cross-fitted uplift per row, in row order."""
+
+
 def choose_uplift_model(
     X: pd.DataFrame,
     treated: np.ndarray,
     outcome: np.ndarray,
     seed: int = 0,
     nthread: int = 2,
-    holdout_share: float = 0.3,
+    n_folds: int = 4,
     *,
     conversion: np.ndarray | None = None,
     params: dict[str, Any] | None = None,
     propensity: float | None = None,
     random_repeats: int = 5,
     min_per_arm: int = 100,
-) -> tuple[TLearner | XLearner, dict[str, Any]]:
-    """Pick the better of T- and X-learner on a held-out fold, refit it on all rows.
+) -> UpliftChoice:
+    """Pick the better of T- and X-learner by cross-fitting, refit it on all rows.
 
-    The rows are split (seeded) into training and held-out folds stratified
-    by arm and conversion. Both learners are fitted on the training fold and
-    scored on the held-out fold with the Qini coefficient and the AUUC
-    (``metrics``); random targeting is scored the same way with seeded uniform
-    random scores, averaged over ``random_repeats`` seeds. The learner with
-    the higher Qini coefficient wins (a tie goes to the simpler T-learner) and
-    is refitted on all rows.
+    The rows are split (seeded by ``seed``) into ``n_folds`` folds stratified
+    by arm and conversion. For each learner, every row gets an out-of-fold
+    uplift: the prediction of that learner trained on the other folds, never
+    on the row itself. The Qini coefficient and the AUUC (``metrics``) of
+    each learner are computed on the out-of-fold predictions of **all** rows,
+    so they are comparable with any other ranking of the same customers (the
+    true effects in a simulation, another model); random targeting is scored
+    the same way with seeded uniform random scores, averaged over
+    ``random_repeats`` seeds. The learner with the higher out-of-fold Qini
+    wins (a tie goes to the simpler T-learner) and is refitted on all rows
+    for serving.
 
     Qini is always computed on the **binary conversion outcome** (converted
     within the window, 0/1): with a 0/1 ``outcome`` that is the outcome
@@ -424,19 +475,137 @@ def choose_uplift_model(
     customer), else ValueError "Qini needs a binary outcome". AUUC is
     computed on ``outcome`` (in its units per customer).
 
-    Returns ``(model, report)``. ``report`` holds ``chosen`` ('t_learner' or
-    'x_learner'), ``selection_rule``, ``qini_outcome``, ``auuc_outcome``,
-    ``models`` ({name: {'qini_coefficient', 'auuc'}}), ``random``
-    ({'qini_coefficient', 'auuc', 'repeats'}), ``n_train``, ``n_holdout``,
-    ``holdout_share`` and ``arms`` (the ``check_arms`` message).
-    Raises ValueError when the campaign fails ``check_arms``.
+    Returns an ``UpliftChoice`` ``(model, report, out_of_fold_uplift)``:
+    the refitted winner; the report; the winner's out-of-fold uplift per row
+    (numpy array in the order of ``X``, units as ``predict_uplift``).
+    ``report`` holds ``chosen`` ('t_learner' or 'x_learner'),
+    ``selection_rule``, ``evaluation`` (how the scores were computed),
+    ``qini_outcome``, ``auuc_outcome``, ``models`` ({name:
+    {'qini_coefficient', 'auuc'}}, out-of-fold over all rows), ``random``
+    ({'qini_coefficient', 'auuc', 'repeats'}), ``n_folds``, ``n_rows`` and
+    ``arms`` (the ``check_arms`` message).
+
+    Raises ValueError when the campaign fails ``check_arms`` with
+    ``min_per_arm`` and ``n_folds``: fewer than ``min_per_arm`` customers in
+    an arm, or fewer than 2 x ``n_folds`` converters or non-converters in an
+    arm (each fold needs at least two of each; the folds are not reduced
+    silently, pass a smaller ``n_folds`` deliberately).
     """
-    if not 0.0 < holdout_share < 1.0:
-        raise ValueError(
-            f"holdout_share={holdout_share}; pass a share strictly between 0 and 1"
-        )
     if random_repeats < 1:
         raise ValueError(f"random_repeats={random_repeats}; pass at least 1")
+    t, y, converted, qini_outcome = _selection_inputs(X, treated, outcome, conversion)
+    ok, message = check_arms(
+        t, min_per_arm=min_per_arm, outcome=converted, n_folds=n_folds
+    )
+    if not ok:
+        raise ValueError(message)
+
+    folds = _fold_ids(t, converted, n_folds, seed)
+    kinds = (TLearner.kind, XLearner.kind)
+    settings = {
+        "seed": seed,
+        "nthread": nthread,
+        "params": params,
+        "propensity": propensity,
+    }
+    out_of_fold = _out_of_fold(X, t, y, folds, kinds, settings)
+    scores = {
+        kind: {
+            "qini_coefficient": qini_coefficient(converted, t, out_of_fold[kind]),
+            "auuc": auuc(y, t, out_of_fold[kind]),
+        }
+        for kind in kinds
+    }
+    random_qini, random_auuc = [], []
+    for k in range(random_repeats):
+        noise = np.random.default_rng([seed, 2, k]).random(t.size)
+        random_qini.append(qini_coefficient(converted, t, noise))
+        random_auuc.append(auuc(y, t, noise))
+
+    t_qini = scores[TLearner.kind]["qini_coefficient"]
+    x_qini = scores[XLearner.kind]["qini_coefficient"]
+    chosen = XLearner.kind if x_qini > t_qini else TLearner.kind
+    model = _make_learner(chosen, settings).fit(X, t, y)
+    report = {
+        "chosen": chosen,
+        "selection_rule": (
+            "higher out-of-fold Qini coefficient over all participants; a tie "
+            "goes to the T-learner; the winner is refitted on all participants "
+            "for serving"
+        ),
+        "evaluation": (
+            f"out-of-fold over all {t.size} participants: {n_folds}-fold "
+            f"cross-fitting stratified by arm and conversion (seed {seed}); each "
+            "participant's uplift comes from the learner trained on the other "
+            "folds, so qini_coefficient and auuc compare with any other ranking "
+            "of the same participants"
+        ),
+        "qini_outcome": qini_outcome,
+        "auuc_outcome": "outcome ("
+        + ("binary conversion" if _is_binary(y) else "continuous, e.g. revenue")
+        + ")",
+        "models": scores,
+        "random": {
+            "qini_coefficient": float(np.mean(random_qini)),
+            "auuc": float(np.mean(random_auuc)),
+            "repeats": int(random_repeats),
+        },
+        "n_folds": int(n_folds),
+        "n_rows": int(t.size),
+        "arms": message,
+    }
+    return UpliftChoice(model, report, out_of_fold[chosen])
+
+
+def cross_fitted_uplift(
+    X: pd.DataFrame,
+    treated: np.ndarray,
+    outcome: np.ndarray,
+    kind: str = TLearner.kind,
+    seed: int = 0,
+    nthread: int = 2,
+    n_folds: int = 4,
+    *,
+    conversion: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
+    propensity: float | None = None,
+) -> np.ndarray:
+    """Out-of-fold uplift of one learner kind for every row.
+
+    The same folds as ``choose_uplift_model`` with the same ``seed`` and
+    ``n_folds`` (stratified by arm and conversion), so for the chosen kind
+    the result equals its ``out_of_fold_uplift``. ``kind`` is 't_learner' or
+    'x_learner'; ``conversion`` as in ``choose_uplift_model`` (needed when
+    ``outcome`` is not 0/1, for the stratification). Returns a numpy array
+    in the order of ``X``, in the units of ``predict_uplift``. Raises
+    ValueError when an arm has fewer than 2 x ``n_folds`` converters or
+    non-converters.
+    """
+    if kind not in _LEARNERS:
+        raise ValueError(f"kind={kind!r}; pass one of {sorted(_LEARNERS)}")
+    t, y, converted, _ = _selection_inputs(X, treated, outcome, conversion)
+    ok, message = check_arms(t, min_per_arm=1, outcome=converted, n_folds=n_folds)
+    if not ok:
+        raise ValueError(message)
+    folds = _fold_ids(t, converted, n_folds, seed)
+    settings = {
+        "seed": seed,
+        "nthread": nthread,
+        "params": params,
+        "propensity": propensity,
+    }
+    return _out_of_fold(X, t, y, folds, (kind,), settings)[kind]
+
+
+def _selection_inputs(
+    X: pd.DataFrame,
+    treated: np.ndarray,
+    outcome: np.ndarray,
+    conversion: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Validated treated, outcome, binary conversion and the Qini outcome text."""
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError("X must be a pandas DataFrame of customer features")
     t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
     y = _as_float(outcome, "outcome")
     if _is_binary(y):
@@ -456,67 +625,69 @@ def choose_uplift_model(
             f"X has {len(X)} rows, treated {t.size}, outcome {y.size}, "
             f"conversion {converted.size}; pass one value per customer row"
         )
-    ok, message = check_arms(t, min_per_arm=min_per_arm, outcome=converted)
-    if not ok:
-        raise ValueError(message)
+    return t, y, converted, qini_outcome
 
+
+def _fold_ids(
+    t: np.ndarray, converted: np.ndarray, n_folds: int, seed: int
+) -> np.ndarray:
+    """Fold number (0 .. n_folds - 1) per row, stratified by arm and conversion."""
     strata = (2 * t + converted).astype(np.int64)
-    train_rows, hold_rows = train_test_split(
-        np.arange(t.size),
-        test_size=holdout_share,
-        random_state=seed,
-        stratify=strata,
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    folds = np.empty(t.size, dtype=np.int64)
+    for k, (_, rows) in enumerate(splitter.split(np.zeros((t.size, 1)), strata)):
+        folds[rows] = k
+    return folds
+
+
+def _make_learner(kind: str, settings: dict[str, Any]) -> TLearner | XLearner:
+    common = {k: settings[k] for k in ("seed", "nthread", "params")}
+    if kind == XLearner.kind:
+        return XLearner(**common, propensity=settings["propensity"])
+    return TLearner(**common)
+
+
+def _out_of_fold(
+    X: pd.DataFrame,
+    t: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    kinds: tuple[str, ...],
+    settings: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """Uplift of every row from each learner kind trained on the other folds."""
+    predictions = {kind: np.empty(t.size) for kind in kinds}
+    for k in range(int(folds.max()) + 1):
+        rows, others = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+        X_fit, X_rows = X.iloc[others], X.iloc[rows]
+        if XLearner.kind in kinds:
+            x = _make_learner(XLearner.kind, settings)
+            x.fit(X_fit, t[others], y[others])
+            predictions[XLearner.kind][rows] = x.predict_uplift(X_rows)
+            if TLearner.kind in kinds:
+                # Stage 1 of the X-learner *is* the T-learner (same rows, seed
+                # and parameters give the same boosters), so train it once.
+                predictions[TLearner.kind][rows] = _arm_models_of(x).predict_uplift(
+                    X_rows
+                )
+        else:
+            learner = _make_learner(TLearner.kind, settings)
+            learner.fit(X_fit, t[others], y[others])
+            predictions[TLearner.kind][rows] = learner.predict_uplift(X_rows)
+    return predictions
+
+
+def _arm_models_of(x: XLearner) -> TLearner:
+    """The T-learner made of a fitted X-learner's two arm models."""
+    t_learner = TLearner(
+        seed=x.seed, nthread=x.nthread, params=x.params, outcome_type=x.outcome_type
     )
-    train_rows, hold_rows = np.sort(train_rows), np.sort(hold_rows)
-
-    def make(kind: str) -> TLearner | XLearner:
-        common = {"seed": seed, "nthread": nthread, "params": params}
-        if kind == XLearner.kind:
-            return XLearner(**common, propensity=propensity)
-        return TLearner(**common)
-
-    X_train, X_hold = X.iloc[train_rows], X.iloc[hold_rows]
-    y_hold, c_hold, t_hold = y[hold_rows], converted[hold_rows], t[hold_rows]
-    scores: dict[str, dict[str, float]] = {}
-    for kind in (TLearner.kind, XLearner.kind):
-        learner = make(kind).fit(X_train, t[train_rows], y[train_rows])
-        uplift = learner.predict_uplift(X_hold)
-        scores[kind] = {
-            "qini_coefficient": qini_coefficient(c_hold, t_hold, uplift),
-            "auuc": auuc(y_hold, t_hold, uplift),
-        }
-    random_qini, random_auuc = [], []
-    for k in range(random_repeats):
-        noise = np.random.default_rng([seed, 2, k]).random(hold_rows.size)
-        random_qini.append(qini_coefficient(c_hold, t_hold, noise))
-        random_auuc.append(auuc(y_hold, t_hold, noise))
-
-    t_qini = scores[TLearner.kind]["qini_coefficient"]
-    x_qini = scores[XLearner.kind]["qini_coefficient"]
-    chosen = XLearner.kind if x_qini > t_qini else TLearner.kind
-    model = make(chosen).fit(X, t, y)
-    report = {
-        "chosen": chosen,
-        "selection_rule": (
-            "higher Qini coefficient on the held-out fold; a tie goes to the "
-            "T-learner; the winner is refitted on all rows"
-        ),
-        "qini_outcome": qini_outcome,
-        "auuc_outcome": "outcome ("
-        + ("binary conversion" if _is_binary(y) else "continuous, e.g. revenue")
-        + ")",
-        "models": scores,
-        "random": {
-            "qini_coefficient": float(np.mean(random_qini)),
-            "auuc": float(np.mean(random_auuc)),
-            "repeats": int(random_repeats),
-        },
-        "n_train": int(train_rows.size),
-        "n_holdout": int(hold_rows.size),
-        "holdout_share": float(holdout_share),
-        "arms": message,
+    t_learner.features_ = list(x.features_ or [])
+    t_learner.binary_ = x.binary_
+    t_learner.boosters_ = {
+        name: x.boosters_[name] for name in ("mu_treated", "mu_control")
     }
-    return model, report
+    return t_learner
 
 
 def uplift_groups(
@@ -661,13 +832,21 @@ def uplift_runs(
     min_per_arm: int = 100,
     seed: int = 0,
     nthread: int = 1,
+    n_folds: int = 4,
 ) -> list[dict[str, Any]]:
     """One registry row per campaign in ``examples`` (kind ``uplift:<campaign>``).
 
     The outcome is conversion within the window (binary, so the Qini
-    coefficient is defined); the chosen learner (T or X, by held-out Qini) is
-    approved when its held-out Qini reaches ``min_qini`` and beats random
-    targeting.
+    coefficient is defined). ``choose_uplift_model`` cross-fits T- and
+    X-learner with ``n_folds`` folds and picks one; the metrics'
+    ``qini_coefficient`` and ``auuc`` are the chosen learner's, out of fold
+    over all the campaign's participants (comparable with the Qini of any
+    other ranking of the same participants). The model is approved when that
+    Qini reaches ``min_qini`` and beats random targeting
+    (``qini_over_random`` > 0). A campaign that fails ``check_arms`` (fewer
+    than ``min_per_arm`` per arm, no contrast, or too few converters or
+    non-converters per arm for ``n_folds`` folds) gets an insufficient_data
+    row without a model.
     """
     from . import registry
 
@@ -688,6 +867,7 @@ def uplift_runs(
                 "seed": seed,
                 "min_qini": min_qini,
                 "min_per_arm": min_per_arm,
+                "n_folds": n_folds,
                 "non_numeric_features_left_out": left_out,
             },
             "features": features,
@@ -697,7 +877,9 @@ def uplift_runs(
             "run_id": run_id,
             "trained_at": trained_at,
         }
-        ok, message = check_arms(treated, min_per_arm=min_per_arm, outcome=converted)
+        ok, message = check_arms(
+            treated, min_per_arm=min_per_arm, outcome=converted, n_folds=n_folds
+        )
         if not ok:
             rows.append(
                 registry.registry_row(
@@ -709,8 +891,14 @@ def uplift_runs(
                 )
             )
             continue
-        model, report = choose_uplift_model(
-            campaign[features], treated, converted, seed=seed, nthread=nthread
+        model, report, _ = choose_uplift_model(
+            campaign[features],
+            treated,
+            converted,
+            seed=seed,
+            nthread=nthread,
+            n_folds=n_folds,
+            min_per_arm=min_per_arm,
         )
         chosen = report["models"][report["chosen"]]
         metrics = {
