@@ -59,6 +59,11 @@ _FIXED_PARAMS = (
     "tree_method",
 )
 _CALIBRATIONS = ("isotonic", "platt")
+# How reasons split the log-odds among features (see ProbabilityModel.reasons).
+_CONTRIBUTIONS = ("approx", "exact")
+# Rows explained per xgboost call: bounds the contribution matrices (about
+# 40 MB at 78 features) while keeping the per-call overhead negligible.
+_REASON_CHUNK_ROWS = 65_536
 
 
 def check_eligibility(
@@ -298,8 +303,7 @@ class ProbabilityModel:
                 self._encoded_owner.append(name)
                 self._encoded_names.append(name)
 
-    def _encode(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode a frame into the training column layout (float64, NaN kept)."""
+    def _check_columns(self, X: pd.DataFrame) -> None:
         _check_frame(X, "X")
         missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
@@ -308,6 +312,10 @@ class ProbabilityModel:
                 f"{', '.join(missing[:10])}; pass the same feature columns as in "
                 "training"
             )
+
+    def _encode(self, X: pd.DataFrame) -> np.ndarray:
+        """Encode a frame into the training column layout (float64, NaN kept)."""
+        self._check_columns(X)
         blocks = []
         for name in self.feature_names_:
             series = X[name]
@@ -384,69 +392,124 @@ class ProbabilityModel:
         labels: dict[str, str] | None = None,
         top_k: int = 3,
         min_contribution: float = 0.05,
+        contributions: str = "approx",
+        chunk_rows: int = _REASON_CHUNK_ROWS,
     ) -> pd.Series:
         """Return the main reasons for each row's score, as readable text.
 
-        For each row, the (at most ``top_k``) features whose SHAP contribution
-        (xgboost ``pred_contribs``) raises the probability the most, strongest
-        first, joined by "; ". Each reads "<label> high" / "low" / "typical"
-        (value versus the training median), "<label> missing", or
-        "<label>: <category>" for string columns. ``labels`` maps column names
-        to readable labels. Features raising the log-odds by less than
-        ``min_contribution`` (0.05 is about one percentage point near 50 %) are
-        not reasons: noise features get such small shares. A row without any
-        reason gets an empty string. Returns a string Series indexed like ``X``.
+        For each row, the (at most ``top_k``) features whose contribution to
+        the log-odds raises the probability the most, strongest first, joined
+        by "; " (ties: the earlier training column first). Each reads
+        "<label> high" / "low" / "typical" (value versus the training median),
+        "<label> missing", or "<label>: <category>" for string columns.
+        ``labels`` maps column names to readable labels. Features raising the
+        log-odds by less than ``min_contribution`` (0.05 is about one
+        percentage point near 50 %) are not reasons: noise features get such
+        small shares. Features that lower the probability are never reasons. A
+        row without any reason gets an empty string. Returns a string Series
+        indexed like ``X``; equal data and model give identical strings.
+
+        ``contributions`` chooses how the log-odds are split among features:
+
+        - ``"approx"`` (default): xgboost ``approx_contribs``, the Saabas
+          attribution (each split credits its feature with the change of the
+          expected log-odds along the row's path). About 20 times cheaper
+          than exact SHAP: with one thread, 1 000 000 customers of a 78-feature,
+          300-tree model took 38 s instead of about 770 s.
+        - ``"exact"``: xgboost ``pred_contribs`` (TreeSHAP), the consistent
+          attribution; this was the only method before.
+
+        Both split the same log-odds, so they agree when one feature clearly
+        dominates. On a simulated customer table (78 features, 300 trees of
+        depth 4; ``benchmarks/bench_reasons.py``, 100 000 rows) the main
+        reason agreed with the exact one for 87 % of customers, and the exact
+        main reason was among the approximate reasons for 99.7 %; on the
+        8-feature data of the unit tests the main reason agreed for 96 %.
+        Saabas credits deep splits more, so weak features near
+        ``min_contribution`` are named somewhat more often (pure-noise features
+        were the main reason for 7 % of the unit-test customers, 4 % exact).
+
+        Rows are explained ``chunk_rows`` at a time, which bounds memory; the
+        result does not depend on it.
         """
         self._check_fitted()
         if int(top_k) < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        labels = labels or {}
-        encoded = self._encode(X)
-        if len(encoded) == 0:
+        if contributions not in _CONTRIBUTIONS:
+            raise ValueError(
+                f"contributions must be one of {', '.join(_CONTRIBUTIONS)}; "
+                f"got {contributions!r}"
+            )
+        if int(chunk_rows) < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        self._check_columns(X)
+        if len(X) == 0:
             return pd.Series([], index=X.index, name="reasons", dtype=object)
-        contribs = self._booster.predict(self._as_dmatrix(encoded), pred_contribs=True)
-        contribs = contribs[:, :-1].astype(np.float64)  # last column is the bias
-        # One-hot indicators of a category add up to their input column.
-        owners = np.asarray(self._encoded_owner, dtype=object)
-        per_feature = np.column_stack(
-            [contribs[:, owners == name].sum(axis=1) for name in self.feature_names_]
-        )
-        order = np.argsort(-per_feature, axis=1, kind="stable")[:, : int(top_k)]
-        rows = np.arange(len(X))[:, None]
-        chosen_positive = per_feature[rows, order] > max(float(min_contribution), 0.0)
-        phrases = self._phrases(X, labels)  # (rows, features)
-        picked = phrases[rows, order]
+        threshold = max(float(min_contribution), 0.0)
+        vocabulary = _ReasonVocabulary(self, X, labels or {})
+        chunk_rows = int(chunk_rows)
         texts = [
-            "; ".join(p for p, keep in zip(row, mask, strict=True) if keep)
-            for row, mask in zip(picked, chosen_positive, strict=True)
+            self._reason_texts(
+                X.iloc[start : start + chunk_rows],
+                vocabulary,
+                slice(start, start + chunk_rows),
+                top_k=min(int(top_k), len(self.feature_names_)),
+                threshold=threshold,
+                approx=contributions == "approx",
+            )
+            for start in range(0, len(X), chunk_rows)
         ]
-        return pd.Series(texts, index=X.index, name="reasons", dtype=object)
+        return pd.Series(
+            np.concatenate(texts), index=X.index, name="reasons", dtype=object
+        )
 
-    def _phrases(self, X: pd.DataFrame, labels: dict[str, str]) -> np.ndarray:
-        """Object array (rows, features) of each feature's phrase for each row."""
-        columns = []
-        for name in self.feature_names_:
-            label = labels.get(name, name)
+    def _feature_contributions(self, encoded: np.ndarray, approx: bool) -> np.ndarray:
+        """Log-odds contribution of each input feature per row (rows, features).
+
+        One-hot indicators of a category add up to their input column; the
+        bias is left out.
+        """
+        contribs = self._booster.predict(
+            self._as_dmatrix(encoded), pred_contribs=True, approx_contribs=approx
+        )[:, :-1]
+        owners = np.asarray(self._encoded_owner, dtype=object)
+        per_feature = np.empty(
+            (len(encoded), len(self.feature_names_)), dtype=np.float64
+        )
+        for j, name in enumerate(self.feature_names_):
+            columns = np.flatnonzero(owners == name)
             if name in self.categories_:
-                text = _as_category_text(X[name])
-                phrase = (label + ": " + text.fillna("")).to_numpy(
-                    dtype=object, copy=True
-                )
-                phrase[text.isna().to_numpy()] = f"{label} missing"
+                per_feature[:, j] = contribs[:, columns].astype(np.float64).sum(axis=1)
             else:
-                values = _as_numeric(X[name], name)
-                median = self.medians_[name]
-                phrase = np.where(
-                    np.isnan(values),
-                    f"{label} missing",
-                    np.where(
-                        values > median,
-                        f"{label} high",
-                        np.where(values < median, f"{label} low", f"{label} typical"),
-                    ),
-                ).astype(object)
-            columns.append(phrase)
-        return np.column_stack(columns)
+                per_feature[:, j] = contribs[:, columns[0]]
+        return per_feature
+
+    def _reason_texts(
+        self,
+        X: pd.DataFrame,
+        vocabulary: _ReasonVocabulary,
+        rows: slice,
+        *,
+        top_k: int,
+        threshold: float,
+        approx: bool,
+    ) -> np.ndarray:
+        """Reason strings (object array) of ``X``, rows ``rows`` of the whole."""
+        encoded = self._encode(X)
+        work = self._feature_contributions(encoded, approx)
+        index = np.arange(len(work))
+        text = np.full(len(work), "", dtype=object)
+        for slot in range(top_k):
+            # argmax takes the first of equal maxima, so repeated argmax gives
+            # the order of a stable descending sort without sorting all columns.
+            feature = np.argmax(work, axis=1)
+            keep = work[index, feature] > threshold
+            if not keep.any():
+                break  # contributions only fall from slot to slot
+            work[index, feature] = -np.inf
+            phrase = vocabulary.phrases(encoded, rows, feature, separator=slot > 0)
+            text = text + np.where(keep, phrase, "")
+        return text
 
     def feature_importance(self) -> pd.DataFrame:
         """Return the importance of each input feature, most important first.
@@ -565,6 +628,71 @@ class ProbabilityModel:
         booster.load_model(bytearray(base64.b64decode(state["booster_ubj"])))
         model._booster = booster
         return model
+
+
+class _ReasonVocabulary:
+    """Every phrase a reason can read for the rows of one frame, by feature.
+
+    Phrases are built once per feature and value (not per row), and looked up
+    by integer index for the feature each row picked.
+    """
+
+    def __init__(
+        self, model: ProbabilityModel, X: pd.DataFrame, labels: dict[str, str]
+    ) -> None:
+        names = model.feature_names_
+        # Encoded column of each numeric feature (string features, whose
+        # encoded columns are indicators, never read theirs).
+        first = {}
+        for column, owner in enumerate(model._encoded_owner):
+            first.setdefault(owner, column)
+        self.first_column = np.array([first.get(n, 0) for n in names], dtype=np.int64)
+        self.start = np.empty(len(names), dtype=np.int64)
+        self.is_category = np.array([n in model.categories_ for n in names])
+        self.median = np.array(
+            [model.medians_.get(n, np.nan) for n in names], dtype=np.float64
+        )
+        # Category codes of every row of X (-1 when missing), one column per
+        # string feature; numeric features point at column 0 and never use it.
+        categorical = [n for n in names if n in model.categories_]
+        self.category_column = np.zeros(len(names), dtype=np.int64)
+        self.codes = np.full((len(X), max(len(categorical), 1)), -1, dtype=np.int64)
+        phrases: list[str] = []
+        for j, name in enumerate(names):
+            label = labels.get(name, name)
+            self.start[j] = len(phrases)
+            phrases.append(f"{label} missing")
+            if name in model.categories_:
+                column = categorical.index(name)
+                self.category_column[j] = column
+                codes, values = pd.factorize(_as_category_text(X[name]))
+                self.codes[:, column] = codes
+                phrases.extend(f"{label}: {value}" for value in values)
+            else:
+                phrases.extend([f"{label} high", f"{label} low", f"{label} typical"])
+        self.plain = np.array(phrases, dtype=object)
+        self.separated = np.array(["; " + p for p in phrases], dtype=object)
+
+    def phrases(
+        self, encoded: np.ndarray, rows: slice, feature: np.ndarray, separator: bool
+    ) -> np.ndarray:
+        """Phrase of ``feature[i]`` for row ``i`` of ``encoded`` (rows ``rows``).
+
+        Prefixed with "; " when ``separator``.
+        """
+        index = np.arange(len(feature))
+        value = encoded[index, self.first_column[feature]]
+        median = self.median[feature]
+        # 0 missing, 1 high, 2 low, 3 typical: the order of the phrases above
+        numeric = np.where(
+            np.isnan(value),
+            0,
+            np.where(value > median, 1, np.where(value < median, 2, 3)),
+        )
+        category = self.codes[rows][index, self.category_column[feature]] + 1
+        offset = np.where(self.is_category[feature], category, numeric)
+        table = self.separated if separator else self.plain
+        return table[self.start[feature] + offset]
 
 
 # --------------------------------------------------------------------------
