@@ -1,4 +1,7 @@
-"""Fit the behavioral segment model on active customers; appends a registry row.
+"""Fit the behavioral segment model on all customers; appends a registry row.
+
+Customers without orders are segmented too (browsers, dormant registrations):
+their missing order features are imputed by the model like any other gap.
 
 Ids stay stable across runs: the new clusters are matched to those of the
 latest approved model in this registry.
@@ -17,12 +20,7 @@ def model(dbt, session):
     columns = [
         c for c in ["customer_id", "cutoff_date", *features] if c in table.columns
     ]
-    customers = (
-        table.filter("order_count > 0")
-        .project(", ".join(columns))
-        .order("customer_id")
-        .df()
-    )
+    customers = table.project(", ".join(columns)).order("customer_id").df()
     previous = None
     if dbt.is_incremental:
         history = session.sql(f"select * from {dbt.this} order by trained_at").df()

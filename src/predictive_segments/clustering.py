@@ -106,24 +106,41 @@ DEFAULT_ROLES: dict[str, str] = {
     "frequency": "orders_last_365d",
     "recency": "recency_days",
     "premium": "premium_spend_share",
+    "budget": "budget_spend_share",
+    "marketplace": "marketplace_order_share",
     "engagement": "sessions_last_90d",
+    "browsing": "avg_events_per_session",
     "email": "email_open_rate_90d",
     "tenure": "tenure_days",
 }
 
-# Words for a segment well above / well below the population on each role.
-# Recency is "days since the last order": high means lapsed.
-ROLE_WORDS: dict[str, tuple[str, str]] = {
+# Words for a segment well above / well below the population on each role
+# (None: that side says nothing). Recency is "days since the last order": high
+# means lapsed.
+ROLE_WORDS: dict[str, tuple[str | None, str | None]] = {
     "value": ("high value", "low value"),
     "recency": ("lapsed", "recently active"),
     "frequency": ("frequent", "occasional"),
-    "premium": ("premium", "budget"),
+    "premium": ("premium", None),
+    "budget": ("budget", None),
+    "marketplace": ("marketplace buyers", None),
     "engagement": ("highly engaged", "low engagement"),
+    "browsing": ("deep browsing", None),
     "email": ("email responsive", "email quiet"),
     "tenure": ("long-standing", "new"),
 }
 # Order in which descriptors compete for a place in a name when equally strong.
-_DESCRIPTOR_ROLES = ("recency", "frequency", "premium", "engagement", "email", "tenure")
+_DESCRIPTOR_ROLES = (
+    "recency",
+    "frequency",
+    "premium",
+    "budget",
+    "marketplace",
+    "engagement",
+    "browsing",
+    "email",
+    "tenure",
+)
 
 
 # --------------------------------------------------------------------------
@@ -335,6 +352,7 @@ def _silhouette(z: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _descriptor(role: str, zval: float, threshold: float) -> str | None:
+    """Word of ``role`` for a standardized segment mean, or None."""
     high, low = ROLE_WORDS[role]
     if zval >= threshold:
         return high

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import shutil
 
 import duckdb
@@ -84,3 +86,47 @@ def test_shuffled_labels_are_rejected_and_the_approved_model_keeps_serving(
     before = _read(second, "select * from score_churn order by customer_id")
     after = _read(shuffled, "select * from score_churn order by customer_id")
     pd.testing.assert_frame_equal(before, after, check_exact=True)
+
+
+# Acceptance margin, fixed before measuring: a retrain on data one week later
+# keeps at least 90 % of customers in the same segment id.
+MIN_SEGMENT_ID_KEPT = 0.90
+
+
+@pytest.fixture(scope="module")
+def week_apart_builds(run_dbt, ci_raw_dir, warehouse, tmp_path_factory):
+    """Segment a week before the last order date, then retrain at that date."""
+    last_day = warehouse.execute("select max(cutoff_date) from feat_customers")
+    last_day = last_day.fetchall()[0][0]
+    work = tmp_path_factory.mktemp("segments_week")
+    db_path = work / "segments.duckdb"
+    select = ["--select", "+score_segments", "--indirect-selection", "cautious"]
+    snapshots = []
+    for as_of in (last_day - dt.timedelta(days=7), last_day):
+        result = run_dbt(
+            ["build", *select, "--vars", f"{{as_of_date: '{as_of}'}}"],
+            ci_raw_dir,
+            db_path,
+            work,
+        )
+        assert result.returncode == 0, result.stdout[-4000:]
+        copy = work / f"as_of_{as_of}.duckdb"
+        shutil.copy(db_path, copy)
+        snapshots.append(copy)
+    return snapshots
+
+
+def test_retraining_a_week_later_keeps_segment_ids(week_apart_builds):
+    before, after = week_apart_builds
+    runs = _read(
+        after, "select status, metrics from train_segments order by trained_at"
+    )
+    assert list(runs["status"]) == ["approved", "approved"], runs
+    assert json.loads(runs["metrics"].iloc[-1])["matched_previous"] is True
+    query = "select customer_id, segment_id from score_segments"
+    pairs = _read(before, query).merge(
+        _read(after, query), on="customer_id", suffixes=("_before", "_after")
+    )
+    assert len(pairs) > 1000
+    kept = (pairs["segment_id_before"] == pairs["segment_id_after"]).mean()
+    assert kept >= MIN_SEGMENT_ID_KEPT, kept

@@ -35,7 +35,7 @@ ROLES = {
     "engagement": "sessions_last_90d",
 }
 # Planted cluster centers in units of the within-cluster SD, one row per
-# cluster: 0 high value / frequent / premium, 1 lapsed, 2 budget / engaged,
+# cluster: 0 high value / frequent / premium, 1 lapsed, 2 low value / engaged,
 # 3 recently active / low engagement. Pairwise distances are 5.3-5.5 SD, so
 # the blobs overlap: even the oracle mislabels about 1 % of customers.
 CENTERS_SD = np.array(
@@ -219,7 +219,10 @@ def test_names_are_meaningful_unique_and_deterministic(data, kmeans_model):
     assert names[seg_of[0]].startswith("High value")
     assert "frequent" in names[seg_of[0]] and "premium" in names[seg_of[0]]
     assert names[seg_of[1]].startswith("Lapsed")
-    assert "budget" in names[seg_of[2]]
+    assert names[seg_of[2]].startswith("Low value")
+    assert "highly engaged" in names[seg_of[2]]
+    # A low premium share is not called "budget": only budget_spend_share is.
+    assert not any("budget" in n for n in names.values())
     assert "low engagement" in names[seg_of[3]]
     again = SegmentModel(k_range=(2, 7), roles=ROLES, **FAST).fit(X)
     assert again.segment_names_ == names

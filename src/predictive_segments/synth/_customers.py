@@ -134,7 +134,10 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
     order_sd = par("order_sd")
 
     # Preferences.
-    channel_p = rng.dirichlet([5.0, 3.0, 1.2, 0.8], n)
+    channel_w = rng.gamma(
+        np.stack([par(f"ch_{c}") for c in P.ORDER_CHANNELS], axis=1), 1.0
+    )
+    channel_p = channel_w / channel_w.sum(axis=1, keepdims=True)
     affinity = rng.gamma(0.6, 1.0, (n, len(P.CATEGORIES)))
     affinity /= affinity.sum(axis=1, keepdims=True)
     tiers = np.stack([par("tier_budget"), par("tier_standard"), par("tier_premium")], 1)
@@ -142,7 +145,7 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
     prem_g = par("prem_g") * np.exp(rng.normal(0.0, 0.2, n)) / 365.0
 
     # Engagement.
-    sess_rate = par("sess") * _gamma_mean1(rng, np.full(n, 2.0))
+    sess_rate = par("sess") * _gamma_mean1(rng, np.full(n, 4.0))
     open_rate = np.clip(par("open") * _gamma_mean1(rng, np.full(n, 5.0)), 0.0, 0.95)
     click_rate = np.clip(par("click") * _gamma_mean1(rng, np.full(n, 5.0)), 0.0, 0.9)
     csat = par("csat") + rng.normal(0.0, 0.5, n)

@@ -199,14 +199,16 @@ PERSONAS = np.array(
 # aov: median mean order value, aov_sd: log sd of that across customers,
 # aov_g: log growth of the order value per year, order_sd: log sd per order.
 # tiers: base probabilities budget/standard/premium; prem_g: premium logit
-# growth per year. sess: browse sessions per day, depth: mean events per
-# session, cart: add-to-cart share of browse events. open/click: e-mail rates.
+# growth per year. ch_*: Dirichlet weights of the customer's order channel mix
+# (one-time buyers come mostly through marketplaces). sess: browse sessions
+# per day, depth: mean events per session, cart: add-to-cart share of browse
+# events. open/click: e-mail rates.
 # ticket: tickets per order, csat: mean score. effect: (summer, winback) log
 # multiplier of the purchase rate of a living customer while treated (at_risk
 # customers are the persuadables of the winback campaign).
 PERSONA_PARAMS: dict[str, np.ndarray] = {
     # columns: loyal, rising, regular, bargain, at_risk, one_time, browser, no_orders
-    "share": np.array([0.09, 0.08, 0.20, 0.14, 0.12, 0.14, 0.10, 0.13]),
+    "share": np.array([0.07, 0.08, 0.22, 0.14, 0.12, 0.14, 0.10, 0.13]),
     "buyer": np.array([1, 1, 1, 1, 1, 1, 0, 0], dtype=bool),
     "lam": np.array([1 / 25, 1 / 80, 1 / 80, 1 / 28, 1 / 40, 1 / 1500, 1 / 400, 0.0]),
     "lam_shape": np.array([3.0, 3.0, 1.6, 2.5, 2.5, 1.0, 1.2, 1.0]),
@@ -215,18 +217,20 @@ PERSONA_PARAMS: dict[str, np.ndarray] = {
     "declines": np.array([0, 0, 0, 0, 1, 0, 0, 0], dtype=bool),
     "decline_k": np.array([0, 0, 0, 0, 1 / 70, 0, 0, 0]),
     "decline_life": np.array([1, 1, 1, 1, 80, 1, 1, 1]),
-    "aov": np.array([95.0, 55.0, 48.0, 19.0, 58.0, 42.0, 38.0, 40.0]),
+    "aov": np.array([95.0, 65.0, 48.0, 19.0, 58.0, 42.0, 38.0, 40.0]),
     "aov_sd": np.array([0.3, 0.3, 0.35, 0.3, 0.35, 0.5, 0.4, 0.4]),
     "aov_g": np.array([0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
     "order_sd": np.array([0.45, 0.45, 0.5, 0.4, 0.5, 0.55, 0.5, 0.5]),
-    "tier_budget": np.array([0.15, 0.35, 0.35, 0.70, 0.35, 0.40, 0.35, 0.35]),
-    "tier_standard": np.array([0.45, 0.50, 0.50, 0.26, 0.50, 0.45, 0.50, 0.50]),
-    "tier_premium": np.array([0.40, 0.15, 0.15, 0.04, 0.15, 0.15, 0.15, 0.15]),
+    "tier_budget": np.array([0.05, 0.20, 0.35, 0.85, 0.35, 0.40, 0.35, 0.35]),
+    "tier_standard": np.array([0.35, 0.50, 0.50, 0.14, 0.50, 0.45, 0.50, 0.50]),
+    "tier_premium": np.array([0.60, 0.30, 0.15, 0.01, 0.15, 0.15, 0.15, 0.15]),
     "prem_g": np.array([0.0, 1.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
-    "sess": np.array(
-        [1 / 30, 1 / 35, 1 / 60, 1 / 30, 1 / 35, 1 / 150, 1 / 12, 1 / 120]
-    ),
-    "depth": np.array([4.0, 4.5, 3.5, 4.0, 3.5, 3.0, 6.0, 3.0]),
+    "ch_web": np.array([5.0, 5.0, 5.0, 5.0, 5.0, 1.5, 5.0, 5.0]),
+    "ch_app": np.array([3.0, 3.0, 3.0, 3.0, 3.0, 0.4, 3.0, 3.0]),
+    "ch_store": np.array([1.2, 1.2, 1.2, 1.2, 1.2, 0.4, 1.2, 1.2]),
+    "ch_marketplace": np.array([0.8, 0.8, 0.8, 0.8, 0.8, 6.0, 0.8, 0.8]),
+    "sess": np.array([1 / 30, 1 / 35, 1 / 60, 1 / 30, 1 / 35, 1 / 300, 1 / 4, 1 / 200]),
+    "depth": np.array([4.0, 4.5, 3.5, 4.0, 3.5, 3.0, 7.0, 3.0]),
     "cart": np.array([0.08, 0.08, 0.07, 0.12, 0.07, 0.05, 0.12, 0.05]),
     "email": np.array([1 / 60, 1 / 60, 1 / 70, 1 / 50, 1 / 60, 1 / 90, 1 / 70, 1 / 90]),
     "open": np.array([0.45, 0.38, 0.24, 0.50, 0.34, 0.12, 0.22, 0.14]),
@@ -237,6 +241,19 @@ PERSONA_PARAMS: dict[str, np.ndarray] = {
     "effect_summer": np.array([0.0, -0.7, 0.1, 0.6, 0.4, 0.0, 0.0, 0.0]),
     "effect_winback": np.array([0.0, -0.5, 0.15, 0.35, 1.1, 0.0, 0.0, 0.0]),
 }
+
+#: Personas that differ in behavioral style (price tier, order value and
+#: frequency, channel, browsing): a behavioral segmentation should recover
+#: them. regular, rising_value and at_risk share that style and differ in
+#: their trajectory (growth, decline), which the CLV, rising-value and churn
+#: models express rather than the segments.
+BEHAVIORAL_PERSONAS = (
+    "loyal_high_value",
+    "bargain_hunter",
+    "browser",
+    "one_time_buyer",
+    "registered_no_orders",
+)
 
 #: Log multiplier of the purchase rate while treated, per campaign and persona.
 CAMPAIGN_EFFECTS: dict[str, np.ndarray] = {
