@@ -49,7 +49,8 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo
 	@echo "Warehouse built: $(SEGMENTS_DB)"
 	@echo "Query it from any DuckDB client, for example:"
-	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from score_churn limit 5'))\""
+	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from fct_customer_segments limit 5'))\""
+	@echo "Marts: dim_customers, fct_customer_scores, fct_customer_segments, fct_audience_members, dim_audiences."
 	@echo "Tables: score_* (churn, purchase propensity, CLV, segments, lookalike, uplift per customer),"
 	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
 	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md."

@@ -1,8 +1,7 @@
 """Churn probability and top reasons per customer with a purchase history."""
 
-import pyarrow as pa
-
 from predictive_segments import churn
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -25,4 +24,4 @@ def model(dbt, session):
             "score_note": "churn_score_note",
         }
     )
-    return pa.Table.from_pandas(scores, preserve_index=False)
+    return score_table(scores, "score_churn")

@@ -1,8 +1,7 @@
 """Predicted customer value over clv_horizon_days with P10/P50/P90 and P(alive)."""
 
-import pyarrow as pa
-
 from predictive_segments import clv
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -29,4 +28,4 @@ def model(dbt, session):
         features["monetary_net"].to_numpy(dtype=float),
         scores["predicted_clv"].to_numpy(dtype=float),
     )
-    return pa.Table.from_pandas(scores, preserve_index=False)
+    return score_table(scores, "score_clv")

@@ -7,10 +7,10 @@ only when that fit was approved.
 """
 
 import pandas as pd
-import pyarrow as pa
 
 from predictive_segments import features as feature_sets
 from predictive_segments import lookalike, registry
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -63,4 +63,4 @@ def model(dbt, session):
         out["lookalike_tier"] = None
         out["lookalike_model_version"] = None
         out["lookalike_note"] = note
-    return pa.Table.from_pandas(out, preserve_index=False)
+    return score_table(out, "score_lookalike")

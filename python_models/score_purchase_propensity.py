@@ -1,9 +1,9 @@
 """Probability that each customer buys within propensity_window_days."""
 
 import numpy as np
-import pyarrow as pa
 
 from predictive_segments import churn
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -24,4 +24,4 @@ def model(dbt, session):
             "score_note": "purchase_score_note",
         }
     )
-    return pa.Table.from_pandas(scores, preserve_index=False)
+    return score_table(scores, "score_purchase_propensity")

@@ -1,8 +1,7 @@
 """Primary behavioral segment of every customer as of as_of_date."""
 
-import pyarrow as pa
-
 from predictive_segments import clustering
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -10,4 +9,4 @@ def model(dbt, session):
     customers = dbt.ref("feat_customers").order("customer_id").df()
     segments = clustering.assign_segments(registry_rows, customers)
     segments.insert(1, "as_of_date", customers["cutoff_date"].dt.date.to_numpy())
-    return pa.Table.from_pandas(segments, preserve_index=False)
+    return score_table(segments, "score_segments")

@@ -1,8 +1,7 @@
 """Uplift score and group of every customer for each campaign with an approved model."""
 
-import pyarrow as pa
-
 from predictive_segments import uplift
+from predictive_segments.scores import score_table
 
 
 def model(dbt, session):
@@ -10,4 +9,4 @@ def model(dbt, session):
     features = dbt.ref("feat_customers").order("customer_id").df()
     scores = uplift.score_uplift(registry_rows, features)
     scores.insert(1, "as_of_date", features["cutoff_date"].max().date())
-    return pa.Table.from_pandas(scores, preserve_index=False)
+    return score_table(scores, "score_uplift")

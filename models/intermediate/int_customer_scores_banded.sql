@@ -1,0 +1,242 @@
+{#-
+    Every published score of each customer of feat_customers in one typed
+    row, with the rule-based labels the marts and audiences build on:
+    value_tier, churn_risk_band and lifecycle_stage (thresholds are vars,
+    see dbt_project.yml), and the uplift for the main campaign. The one
+    source of fct_customer_scores, fct_customer_segments, score_micro_segments
+    and the audience rules (macros/marts/audiences.sql).
+-#}
+{%- set main_campaign = var('main_campaign', none) -%}
+{%- set high_share = var('value_tier_high_share') | float -%}
+{%- set medium_share = var('value_tier_medium_share') | float -%}
+{%- set high_risk = var('churn_risk_high_threshold') | float -%}
+{%- set medium_risk = var('churn_risk_medium_threshold') | float -%}
+{%- if not (0 < high_share and 0 <= medium_share
+        and high_share + medium_share <= 1) -%}
+    {{ exceptions.raise_compiler_error(
+        "vars value_tier_high_share (" ~ high_share ~ ") and "
+        ~ "value_tier_medium_share (" ~ medium_share ~ ") must be shares of "
+        ~ "customers: high above 0, medium at least 0, together at most 1.") }}
+{%- endif -%}
+{%- if not (0 <= medium_risk <= high_risk <= 1) -%}
+    {{ exceptions.raise_compiler_error(
+        "vars churn_risk_medium_threshold (" ~ medium_risk ~ ") and "
+        ~ "churn_risk_high_threshold (" ~ high_risk ~ ") must be "
+        ~ "probabilities with medium <= high.") }}
+{%- endif -%}
+{%- set as_of_at = "cast('" ~ as_of_date() ~ "' as "
+    ~ dbt.type_timestamp() ~ ")" -%}
+with
+
+features as (
+    select * from {{ ref('feat_customers') }}
+),
+
+clv_scores as (
+    select * from {{ ref('score_clv') }}
+),
+
+churn_scores as (
+    select * from {{ ref('score_churn') }}
+),
+
+purchase_scores as (
+    select * from {{ ref('score_purchase_propensity') }}
+),
+
+lookalike_scores as (
+    select * from {{ ref('score_lookalike') }}
+),
+
+segment_scores as (
+    select * from {{ ref('score_segments') }}
+),
+
+uplift_scores as (
+    select * from {{ ref('score_uplift') }}
+),
+
+campaign_assignments as (
+    select * from {{ ref('stg_shop__campaign_assignments') }}
+),
+
+scored_campaigns as (
+    select distinct uplift_scores.campaign_id
+    from uplift_scores
+),
+
+campaign_last_assignments as (
+    select
+        campaign_assignments.campaign_id,
+        max(campaign_assignments.assigned_at) as last_assigned_at
+    from campaign_assignments
+    where campaign_assignments.assigned_at < {{ as_of_at }}
+    group by campaign_assignments.campaign_id
+),
+
+ranked_campaigns as (
+    select
+        scored_campaigns.campaign_id,
+        row_number() over (
+            order by
+                campaign_last_assignments.last_assigned_at desc nulls last,
+                scored_campaigns.campaign_id desc
+        ) as recency_rank
+    from scored_campaigns
+    left join campaign_last_assignments
+        on scored_campaigns.campaign_id = campaign_last_assignments.campaign_id
+),
+
+main_campaign as (
+    {%- if main_campaign %}
+    select
+        cast('{{ main_campaign | string | replace("'", "''") }}'
+            as {{ dbt.type_string() }}) as campaign_id
+    {%- else %}
+    {#- An aggregate: one row, with a null campaign_id when none is scored. #}
+    select max(ranked_campaigns.campaign_id) as campaign_id
+    from ranked_campaigns
+    where ranked_campaigns.recency_rank = 1
+    {%- endif %}
+),
+
+main_campaign_uplift as (
+    select
+        uplift_scores.customer_id,
+        uplift_scores.uplift_score,
+        uplift_scores.uplift_group,
+        uplift_scores.uplift_model_version
+    from uplift_scores
+    inner join main_campaign
+        on uplift_scores.campaign_id = main_campaign.campaign_id
+),
+
+value_ranks as (
+    {#-
+        cume_dist over descending CLV: the share of scored customers worth at
+        least as much. Tied customers share a tier (the lower one at a
+        boundary), so a tier never splits equal values.
+    #}
+    select
+        clv_scores.customer_id,
+        cume_dist() over (order by clv_scores.predicted_clv desc)
+            as value_rank_share
+    from clv_scores
+    where clv_scores.predicted_clv is not null
+),
+
+final as (
+    select
+        cast(features.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(segment_scores.segment_id as {{ dbt.type_string() }})
+            as segment_id,
+        cast(main_campaign.campaign_id as {{ dbt.type_string() }})
+            as main_campaign_id,
+        cast(segment_scores.segment_name as {{ dbt.type_string() }})
+            as segment_name,
+        cast(
+            case
+                when value_ranks.value_rank_share is null then 'unscored'
+                when value_ranks.value_rank_share <= {{ high_share }}
+                    then 'high'
+                when
+                    value_ranks.value_rank_share
+                    <= {{ high_share + medium_share }}
+                    then 'medium'
+                else 'low'
+            end as {{ dbt.type_string() }}
+        ) as value_tier,
+        cast(
+            case
+                when features.order_count = 0 then 'not_applicable'
+                when churn_scores.churn_probability is null then 'unscored'
+                when
+                    churn_scores.churn_probability
+                    >= {{ high_risk }}
+                    then 'high'
+                when
+                    churn_scores.churn_probability
+                    >= {{ medium_risk }}
+                    then 'medium'
+                else 'low'
+            end as {{ dbt.type_string() }}
+        ) as churn_risk_band,
+        cast(
+            case
+                when features.order_count = 0 then 'prospect'
+                when
+                    features.first_purchase_days_ago
+                    <= {{ var('lifecycle_new_days') | int }}
+                    then 'new'
+                when
+                    features.recency_days
+                    <= {{ var('churn_window_days') | int }}
+                    then 'active'
+                else 'lapsed'
+            end as {{ dbt.type_string() }}
+        ) as lifecycle_stage,
+        cast(churn_scores.churn_reasons as {{ dbt.type_string() }})
+            as churn_reasons,
+        cast(clv_scores.clv_model_kind as {{ dbt.type_string() }})
+            as clv_model_kind,
+        cast(clv_scores.clv_model_version as {{ dbt.type_string() }})
+            as clv_model_version,
+        cast(churn_scores.churn_model_version as {{ dbt.type_string() }})
+            as churn_model_version,
+        cast(
+            purchase_scores.purchase_model_version as {{ dbt.type_string() }}
+        ) as purchase_model_version,
+        cast(
+            lookalike_scores.lookalike_model_version
+            as {{ dbt.type_string() }}
+        ) as lookalike_model_version,
+        cast(main_campaign_uplift.uplift_group as {{ dbt.type_string() }})
+            as uplift_group,
+        cast(
+            main_campaign_uplift.uplift_model_version
+            as {{ dbt.type_string() }}
+        ) as uplift_model_version,
+        cast(
+            segment_scores.segment_model_version as {{ dbt.type_string() }}
+        ) as segment_model_version,
+        cast(clv_scores.predicted_clv as {{ type_money() }}) as predicted_clv,
+        cast(clv_scores.predicted_clv_p10 as {{ type_money() }})
+            as predicted_clv_p10,
+        cast(clv_scores.predicted_clv_p50 as {{ type_money() }})
+            as predicted_clv_p50,
+        cast(clv_scores.predicted_clv_p90 as {{ type_money() }})
+            as predicted_clv_p90,
+        cast(clv_scores.p_alive as double) as p_alive,
+        cast(churn_scores.churn_probability as double) as churn_probability,
+        cast(purchase_scores.purchase_probability as double)
+            as purchase_probability,
+        cast(lookalike_scores.lookalike_score as double) as lookalike_score,
+        cast(lookalike_scores.lookalike_percentile as double)
+            as lookalike_percentile,
+        cast(lookalike_scores.lookalike_tier as {{ dbt.type_int() }})
+            as lookalike_tier,
+        cast(main_campaign_uplift.uplift_score as double) as uplift_score,
+        cast(clv_scores.is_rising_value as {{ dbt.type_boolean() }})
+            as is_rising_value,
+        cast(lookalike_scores.is_lookalike_seed as {{ dbt.type_boolean() }})
+            as is_lookalike_seed,
+        features.cutoff_date as as_of_date
+    from features
+    cross join main_campaign
+    left join clv_scores
+        on features.customer_id = clv_scores.customer_id
+    left join value_ranks
+        on features.customer_id = value_ranks.customer_id
+    left join churn_scores
+        on features.customer_id = churn_scores.customer_id
+    left join purchase_scores
+        on features.customer_id = purchase_scores.customer_id
+    left join lookalike_scores
+        on features.customer_id = lookalike_scores.customer_id
+    left join segment_scores
+        on features.customer_id = segment_scores.customer_id
+    left join main_campaign_uplift
+        on features.customer_id = main_campaign_uplift.customer_id
+)
+
+select * from final
