@@ -5,32 +5,7 @@
     cutoff, or whose other events arrive late, counts with the events known
     then: whether it counts never depends on data on or after the cutoff.
 -#}
-with
-
-events as (
-    select * from {{ ref('stg_shop__events') }}
-    where customer_id is not null
-),
-
-cutoffs as (
-    {{ cutoffs_relation(feature_cutoffs()) }}
-),
-
-events_known_before_cutoff as (
-    select
-        events.*,
-        cutoffs.cutoff_date
-    from events
-    inner join cutoffs
-        on
-            events.occurred_at < cutoffs.cutoff_at
-            and events.received_at < cutoffs.cutoff_at
-),
-
-sessions as (
-    select
-        session_id,
-        cutoff_date,
+{%- set session_aggregates -%}
         min(customer_id) as customer_id,
         min(device) as device,
         count(*) as event_count,
@@ -52,8 +27,83 @@ sessions as (
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         max(received_at) as last_received_at
-    from events_known_before_cutoff
+{%- endset %}
+
+with
+
+events as (
+    select * from {{ ref('stg_shop__events') }}
+    where customer_id is not null
+),
+
+cutoffs as (
+    {{ cutoffs_relation(feature_cutoffs()) }}
+),
+
+sessions_complete as (
+    -- Every session once, from all its events: what each cutoff sees of it
+    -- when the session was completely known before that cutoff.
+    select
+        session_id,
+        {{ session_aggregates }}
+    from events
+    group by session_id
+),
+
+complete_at_cutoff as (
+    select
+        sessions_complete.*,
+        cutoffs.cutoff_date
+    from sessions_complete
+    inner join cutoffs
+        on
+            greatest(
+                sessions_complete.ended_at, sessions_complete.last_received_at
+            ) < cutoffs.cutoff_at
+),
+
+straddling as (
+    -- Sessions started before a cutoff but not completely known then
+    -- (still going on, or with events received later): few, recomputed from
+    -- the events known at that cutoff.
+    select
+        sessions_complete.session_id,
+        cutoffs.cutoff_date,
+        cutoffs.cutoff_at
+    from sessions_complete
+    inner join cutoffs
+        on
+            sessions_complete.started_at < cutoffs.cutoff_at
+            and greatest(
+                sessions_complete.ended_at, sessions_complete.last_received_at
+            ) >= cutoffs.cutoff_at
+),
+
+events_known_at_straddled_cutoff as (
+    select
+        events.*,
+        straddling.cutoff_date
+    from events
+    inner join straddling
+        on
+            events.session_id = straddling.session_id
+            and events.occurred_at < straddling.cutoff_at
+            and events.received_at < straddling.cutoff_at
+),
+
+partial_at_cutoff as (
+    select
+        session_id,
+        {{ session_aggregates }},
+        cutoff_date
+    from events_known_at_straddled_cutoff
     group by session_id, cutoff_date
+),
+
+sessions as (
+    select * from complete_at_cutoff
+    union all
+    select * from partial_at_cutoff
 ),
 
 final as (
