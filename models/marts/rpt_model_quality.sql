@@ -1,0 +1,162 @@
+{#-
+    One row per registry row of every train_* model (each model kind and
+    training run): status, reason, the headline holdout metric of its kind
+    read from the metrics JSON, lift quality with its band for the
+    classifiers, and whether it is the model that serves. A backtest of the
+    previous run's scores against what happened since is not implemented.
+-#}
+{%- set registries = [
+    'train_churn',
+    'train_purchase_propensity',
+    'train_clv',
+    'train_segments',
+    'train_lookalike',
+    'train_uplift',
+] -%}
+with
+
+{% for registry in registries %}
+{{ registry }} as (
+    select * from {{ ref(registry) }}
+),
+
+{% endfor %}
+registry_rows as (
+    {%- for registry in registries %}
+    select
+        '{{ registry }}' as registry_model,
+        {{ registry }}.model_kind,
+        {{ registry }}.model_version,
+        {{ registry }}.status,
+        {{ registry }}.reason,
+        {{ registry }}.metrics,
+        {{ registry }}.run_id,
+        {{ registry }}.as_of_date,
+        {{ registry }}.trained_at
+    from {{ registry }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+with_family as (
+    select
+        registry_rows.*,
+        case
+            when registry_rows.model_kind in ('clv_bgnbd', 'clv_gbm')
+                then 'clv'
+            when registry_rows.model_kind like 'uplift:%' then 'uplift'
+            else registry_rows.model_kind
+        end as model_family,
+        {#- The kind that serves one score: both CLV kinds serve one CLV. #}
+        case
+            when registry_rows.model_kind in ('clv_bgnbd', 'clv_gbm')
+                then 'clv'
+            else registry_rows.model_kind
+        end as serving_slot
+    from registry_rows
+),
+
+with_metrics as (
+    select
+        with_family.*,
+        case
+            when with_family.model_family in ('churn', 'purchase_propensity')
+                then 'auc'
+            when with_family.model_family = 'clv' then 'top_decile_capture'
+            when with_family.model_family = 'segments' then 'silhouette'
+            when with_family.model_family = 'lookalike' then 'top_tier_lift'
+            when with_family.model_family = 'uplift' then 'qini_coefficient'
+        end as headline_metric,
+        case
+            when with_family.model_family in ('churn', 'purchase_propensity')
+                then {{ json_number('with_family.metrics', 'auc') }}
+            when with_family.model_family = 'clv'
+                then {{ json_number(
+                    'with_family.metrics', 'top_decile_capture') }}
+            when with_family.model_family = 'segments'
+                then {{ json_number('with_family.metrics', 'silhouette') }}
+            when with_family.model_family = 'lookalike'
+                then {{ json_number('with_family.metrics', 'top_tier_lift') }}
+            when with_family.model_family = 'uplift'
+                then {{ json_number(
+                    'with_family.metrics', 'qini_coefficient') }}
+        end as headline_metric_value,
+        case
+            when with_family.model_family = 'segments'
+                then {{ json_number(
+                    'with_family.metrics', 'bootstrap_stability') }}
+        end as bootstrap_stability,
+        case
+            when with_family.model_family in ('churn', 'purchase_propensity')
+                then {{ json_number('with_family.metrics', 'lift_quality') }}
+        end as lift_quality,
+        {{ json_boolean('with_family.metrics', 'selected') }} as is_selected
+    from with_family
+),
+
+serving_ranks as (
+    {#-
+        The serving model of a slot is its latest approved row (as
+        registry.latest_approved); for CLV the selected kind of that run
+        (clv.score_clv). Equal trained_at: the higher model_version wins.
+    -#}
+    select
+        with_metrics.registry_model,
+        with_metrics.model_kind,
+        with_metrics.run_id,
+        row_number() over (
+            partition by with_metrics.serving_slot
+            order by
+                with_metrics.trained_at desc,
+                case when with_metrics.is_selected then 0 else 1 end,
+                with_metrics.model_version desc
+        ) as serving_rank
+    from with_metrics
+    where with_metrics.status = 'approved'
+),
+
+final as (
+    select
+        cast(with_metrics.model_kind as {{ dbt.type_string() }})
+            as model_kind,
+        cast(with_metrics.run_id as {{ dbt.type_string() }}) as run_id,
+        cast(with_metrics.model_version as {{ dbt.type_string() }})
+            as model_version,
+        cast(with_metrics.registry_model as {{ dbt.type_string() }})
+            as registry_model,
+        cast(with_metrics.model_family as {{ dbt.type_string() }})
+            as model_family,
+        cast(with_metrics.status as {{ dbt.type_string() }}) as status,
+        cast(with_metrics.reason as {{ dbt.type_string() }}) as reason,
+        cast(with_metrics.headline_metric as {{ dbt.type_string() }})
+            as headline_metric,
+        cast(
+            case
+                when with_metrics.lift_quality >= 60 then 'Excellent'
+                when with_metrics.lift_quality >= 40 then 'Good'
+                when with_metrics.lift_quality >= 20 then 'Fair'
+                when with_metrics.lift_quality is not null then 'Poor'
+            end as {{ dbt.type_string() }}
+        ) as lift_quality_band,
+        cast(with_metrics.headline_metric_value as double)
+            as headline_metric_value,
+        cast(with_metrics.bootstrap_stability as double)
+            as bootstrap_stability,
+        cast(with_metrics.lift_quality as double) as lift_quality,
+        cast(
+            coalesce(serving_ranks.serving_rank = 1, false)
+            as {{ dbt.type_boolean() }}
+        ) as is_serving,
+        with_metrics.as_of_date,
+        with_metrics.trained_at
+    from with_metrics
+    left join serving_ranks
+        on
+            with_metrics.registry_model = serving_ranks.registry_model
+            and with_metrics.model_kind = serving_ranks.model_kind
+            and with_metrics.run_id = serving_ranks.run_id
+)
+
+select * from final
