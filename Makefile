@@ -26,7 +26,7 @@ DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir . --project-dir .
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo-data build test lint unit ci-data ci-build integration clean
+.PHONY: help setup demo-data build simulate-weeks test lint unit ci-data ci-build integration clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
 	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md."
 
+WEEKS ?= 4
+simulate-weeks: demo-data  ## Rebuild SEGMENTS_DB at WEEKS weekly as_of_dates (replaces its history) to show migration
+	$(BIN)/python -m predictive_segments.simulate_weeks --weeks $(WEEKS) --replace-history
+
 lint: setup  ## ruff and sqlfluff
 	$(BIN)/ruff check src tests benchmarks python_models
 	$(BIN)/ruff format --check src tests benchmarks python_models
@@ -66,12 +70,21 @@ unit: setup  ## Unit tests of the Python package
 ci-data: setup
 	@$(BIN)/python -m predictive_segments.synth --skip-if-present --customers $(CI_CUSTOMERS) --seed $(CI_SEED) --out $(CI_RAW_DIR)
 
+# Two weekly builds, so that the history tests (segment stability, migration,
+# backtest) run on real history; the second runs every data test and fixture.
 ci-build: ci-data  ## dbt build with every data test and the negative fixtures, on small data
 	rm -f $(CI_DB) $(CI_DB).wal
 	SEGMENTS_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_DB=$(CI_DB) DBT_TARGET_PATH=target/ci/dbt \
-		$(DBT) build $(DBT_FLAGS) --vars '{enable_test_fixtures: true}'
+		$(BIN)/python -m predictive_segments.simulate_weeks --weeks 2 --vars '{enable_test_fixtures: true}'
 
-integration: ci-build  ## Tests that read the CI warehouse and run their own small builds
+.PHONY: ci-docs
+ci-docs: ci-build  ## dbt docs generate and compile the analyses against the CI warehouse
+	SEGMENTS_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_DB=$(CI_DB) DBT_TARGET_PATH=target/ci/dbt \
+		$(DBT) docs generate $(DBT_FLAGS)
+	SEGMENTS_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_DB=$(CI_DB) DBT_TARGET_PATH=target/ci/dbt \
+		$(DBT) compile $(DBT_FLAGS) --select "resource_type:analysis"
+
+integration: ci-docs  ## Tests that read the CI warehouse and run their own small builds
 	SEGMENTS_CI_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_CI_DB=$(CI_DB) $(BIN)/python -m pytest tests/integration -q
 
 test: lint unit integration  ## Set up, lint, unit tests, dbt build with all tests on CI-size data

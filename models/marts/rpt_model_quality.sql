@@ -2,8 +2,14 @@
     One row per registry row of every train_* model (each model kind and
     training run): status, reason, the headline holdout metric of its kind
     read from the metrics JSON, lift quality with its band for the
-    classifiers, and whether it is the model that serves. A backtest of the
-    previous run's scores against what happened since is not implemented.
+    classifiers, and whether it is the model that serves.
+    The serving row of churn, purchase_propensity and clv also carries the
+    backtest of the latest earlier as_of_date of rpt_model_backtest: how the
+    scores published then rank what happened since, measured with the
+    family's headline metric (auc, top_decile_capture). The backtested
+    scores come from the model that served then (backtest_model_version).
+    Null on other rows, for other families, and while the score history
+    holds no earlier as_of_date (a warehouse built at one date only).
 -#}
 {%- set registries = [
     'train_churn',
@@ -21,6 +27,10 @@ with
 ),
 
 {% endfor %}
+backtests as (
+    select * from {{ ref('rpt_model_backtest') }}
+),
+
 registry_rows as (
     {%- for registry in registries %}
     select
@@ -117,6 +127,17 @@ serving_ranks as (
     where with_metrics.status = 'approved'
 ),
 
+latest_backtests as (
+    {#- Per family and metric: the latest earlier as_of_date backtested. -#}
+    select
+        backtests.*,
+        row_number() over (
+            partition by backtests.model_family, backtests.metric_name
+            order by backtests.scored_as_of_date desc
+        ) as recency_rank
+    from backtests
+),
+
 final as (
     select
         cast(with_metrics.model_kind as {{ dbt.type_string() }})
@@ -140,16 +161,24 @@ final as (
                 when with_metrics.lift_quality is not null then 'Poor'
             end as {{ dbt.type_string() }}
         ) as lift_quality_band,
+        latest_backtests.model_version as backtest_model_version,
+        latest_backtests.metric_name as backtest_metric_name,
         cast(with_metrics.headline_metric_value as double)
             as headline_metric_value,
         cast(with_metrics.bootstrap_stability as double)
             as bootstrap_stability,
         cast(with_metrics.lift_quality as double) as lift_quality,
+        latest_backtests.metric_value as backtest_metric_value,
+        latest_backtests.customers as backtest_customers,
+        latest_backtests.window_days as backtest_window_days,
+        latest_backtests.days_elapsed as backtest_days_elapsed,
         cast(
             coalesce(serving_ranks.serving_rank = 1, false)
             as {{ dbt.type_boolean() }}
         ) as is_serving,
+        latest_backtests.is_window_complete as backtest_is_window_complete,
         with_metrics.as_of_date,
+        latest_backtests.scored_as_of_date as backtest_from_as_of_date,
         with_metrics.trained_at
     from with_metrics
     left join serving_ranks
@@ -157,6 +186,12 @@ final as (
             with_metrics.registry_model = serving_ranks.registry_model
             and with_metrics.model_kind = serving_ranks.model_kind
             and with_metrics.run_id = serving_ranks.run_id
+    left join latest_backtests
+        on
+            serving_ranks.serving_rank = 1
+            and with_metrics.model_family = latest_backtests.model_family
+            and with_metrics.headline_metric = latest_backtests.metric_name
+            and latest_backtests.recency_rank = 1
 )
 
 select * from final

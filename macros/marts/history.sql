@@ -1,0 +1,59 @@
+{% macro builtin_audience_columns() -%}
+    {#- The is_in_<audience_id> columns of fct_customer_segments. -#}
+    {%- set columns = [] -%}
+    {%- for audience_id in builtin_audience_ids() -%}
+        {%- do columns.append('is_in_' ~ audience_id) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+
+{% macro assert_history_moves_forward(relation, as_of) -%}
+    {#-
+        Stops a build whose as_of_date is before the newest as_of_date already
+        recorded in the history table `relation` (column dbt_valid_from): the
+        history only moves forward. Nothing is written when it stops.
+    -#}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set existing = adapter.get_relation(
+        database=relation.database, schema=relation.schema,
+        identifier=relation.identifier) -%}
+    {%- if existing is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set result = run_query(
+        'select cast(cast(max(dbt_valid_from) as date) as '
+        ~ dbt.type_string() ~ ') from ' ~ existing) -%}
+    {%- set newest = result.columns[0].values()[0] -%}
+    {%- if newest is not none and newest > as_of -%}
+        {{ exceptions.raise_compiler_error(
+            existing.identifier ~ " already holds history up to as_of_date "
+            ~ newest ~ "; a build as of " ~ as_of ~ " would rewrite it. "
+            ~ "Build past dates into another warehouse (SEGMENTS_DB=...), "
+            ~ "leave the history out (--exclude " ~ existing.identifier
+            ~ "+), or start the history again (make simulate-weeks does, "
+            ~ "with --replace-history).") }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro check_history_before_build() -%}
+    {#-
+        on-run-start: when a build selects the segment snapshot with an
+        explicit as_of_date before the newest date of its history, stop
+        before any model is written (the snapshot itself checks again for
+        the default as_of_date, which is known only once orders are staged).
+    -#}
+    {%- if execute and var('as_of_date', none) and not var('render_only', false) -%}
+        {%- set snapshot_id = 'snapshot.predictive_segments.snap_customer_segments' -%}
+        {%- if snapshot_id in selected_resources -%}
+            {%- set node = graph.nodes[snapshot_id] -%}
+            {%- set relation = api.Relation.create(
+                database=node.database, schema=node.schema,
+                identifier=node.alias or node.name) -%}
+            {{ assert_history_moves_forward(relation, as_of_date()) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
