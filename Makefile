@@ -26,7 +26,7 @@ DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir . --project-dir .
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo-data build simulate-weeks test lint unit ci-data ci-build integration clean
+.PHONY: help setup demo-data build simulate-weeks test lint unit ci-data ci-build integration clean bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,20 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 WEEKS ?= 4
 simulate-weeks: demo-data  ## Rebuild SEGMENTS_DB at WEEKS weekly as_of_dates (replaces its history) to show migration
 	$(BIN)/python -m predictive_segments.simulate_weeks --weeks $(WEEKS) --replace-history
+
+# Pipeline benchmark (benchmarks/bench_pipeline.py): one scale or a list for
+# the scaling curve, e.g. make bench BENCH_CUSTOMERS="100000 300000 1000000".
+# Demo data go to BENCH_DATA_DIR (kept by `make clean`), warehouses and results
+# (bench_<customers>.json, bench.md) to BENCH_OUT; BENCH_FLAGS adds options
+# (--no-tests, --regenerate, --project-dir DIR).
+BENCH_CUSTOMERS ?= 100000
+BENCH_SEED ?= 42
+BENCH_OUT ?= target/bench
+BENCH_DATA_DIR ?= data/bench
+BENCH_FLAGS ?=
+bench: setup  ## Time generation and dbt build per phase at BENCH_CUSTOMERS; writes BENCH_OUT/bench.md
+	$(BIN)/python benchmarks/bench_pipeline.py --customers $(BENCH_CUSTOMERS) --seed $(BENCH_SEED) \
+		--out $(BENCH_OUT) --data-dir $(BENCH_DATA_DIR) $(BENCH_FLAGS)
 
 lint: setup  ## ruff and sqlfluff
 	$(BIN)/ruff check src tests benchmarks python_models

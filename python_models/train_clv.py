@@ -30,5 +30,6 @@ def model(dbt, session):
         min_top_decile_capture=min_capture,
         seed=int(dbt.config.get("seed")),
         nthread=int(dbt.config.get("nthread")),
+        max_training_customers=int(dbt.config.get("clv_max_training_customers")),
     )
     return registry.to_arrow(rows)

@@ -1,4 +1,9 @@
-"""Fit and gate the lookalike model on this run's seed; appends a registry row."""
+"""Evaluate and gate this run's lookalike pass; appends a registry row.
+
+The out-of-fold scores come from score_lookalike_oof (fitted once per run);
+this model measures the held-out seed's recall per tier on them, applies the
+gate and fits the final model kept as the artifact.
+"""
 
 import datetime as dt
 
@@ -7,19 +12,13 @@ from predictive_segments import lookalike, registry
 
 
 def model(dbt, session):
-    share = float(dbt.config.get("lookalike_seed_share"))
     features = registry.as_list(dbt.config.get("lookalike_features"))
     customers = dbt.ref("feat_customers").order("customer_id").df()
-    value = dbt.ref("score_clv").project("customer_id, predicted_clv").df()
-    customers = customers.merge(value, on="customer_id", how="left", validate="1:1")
-    # An empty list means every model feature (the seed's own value excluded).
-    features = features or feature_sets.feature_columns(
-        c for c in customers.columns if c != "predicted_clv"
-    )
-    is_seed = lookalike.seed_from_value(customers["predicted_clv"].to_numpy(), share)
+    oof = dbt.ref("score_lookalike_oof").order("customer_id").df()
+    features = features or feature_sets.feature_columns(customers.columns)
     row, _ = lookalike.lookalike_run(
         customers,
-        is_seed,
+        oof["is_lookalike_seed"].to_numpy(dtype=bool),
         features=[c for c in features if c in customers.columns],
         as_of_date=customers["cutoff_date"].max(),
         run_id=dbt.config.get("run_id"),
@@ -27,5 +26,7 @@ def model(dbt, session):
         min_top_tier_lift=float(dbt.config.get("lookalike_min_top_tier_lift")),
         seed=int(dbt.config.get("seed")),
         nthread=int(dbt.config.get("nthread")),
+        max_unlabeled_rows=int(dbt.config.get("lookalike_max_unlabeled_rows")),
+        out_of_fold=oof,
     )
     return registry.to_arrow([row])

@@ -8,7 +8,9 @@
     their row. The state of customer c as of date d is the row with
     dbt_valid_from <= d < coalesce(dbt_valid_to, infinity).
 
-    History only moves forward: a build as of a date before the newest one
+    Rebuilding the newest as_of_date replaces what it recorded (pre-hooks:
+    reset_history_at). History only moves forward: a build as of a date
+    before the newest one
     already recorded stops here (it would rewrite history); build it into
     another warehouse (SEGMENTS_DB) or leave the snapshot out
     (--exclude snap_customer_segments+).
@@ -29,6 +31,10 @@
     updated_at='segmented_at',
     hard_deletes='ignore',
     tags=['history'],
+    pre_hook=[
+        "{{ reset_history_at(this, as_of_date(), 'delete') }}",
+        "{{ reset_history_at(this, as_of_date(), 'reopen') }}",
+    ],
 ) }}
 
 {{ assert_history_moves_forward(this, as_of_date()) }}

@@ -57,3 +57,34 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{% macro reset_history_at(relation, as_of, statement) -%}
+    {#-
+        Snapshot pre-hooks that make rebuilding the newest as_of_date replace
+        what that date recorded instead of adding to it: statement 'delete'
+        removes the rows opened at as_of, 'reopen' reopens the rows closed at
+        as_of. The snapshot then compares with the history before as_of, so
+        a same-date rebuild (after a fix, say) records each customer once.
+    -#}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set existing = adapter.get_relation(
+        database=relation.database, schema=relation.schema,
+        identifier=relation.identifier) -%}
+    {%- if existing is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if statement == 'delete' -%}
+        delete from {{ existing }}
+        where cast(dbt_valid_from as date) = {{ date_literal(as_of) }}
+    {%- elif statement == 'reopen' -%}
+        update {{ existing }} set dbt_valid_to = null
+        where cast(dbt_valid_to as date) = {{ date_literal(as_of) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error(
+            "reset_history_at: statement must be 'delete' or 'reopen', got "
+            ~ statement) }}
+    {%- endif -%}
+{%- endmacro %}

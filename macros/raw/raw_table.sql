@@ -6,7 +6,9 @@
     holds: absent optional columns are null, extra columns are ignored, a
     missing optional file is an empty result. A missing required file or a
     missing required column stops the build with an error that names the
-    file, the column and the columns found.
+    file, the column and the columns found; so do an empty file (0 bytes), a
+    contract column that appears twice and a CSV file whose rows cannot be
+    split into columns (tests/integration/test_raw_fuzz.py).
 #}
 
 {% macro raw_table(table_name) -%}
@@ -103,11 +105,31 @@
     {%- endif -%}
 
     {%- set path = parquet_path if parquet_path in files else csv_path -%}
+    {%- set quoted_path = path | replace("'", "''") -%}
+    {%- set sizes = run_query(
+        "select size from read_blob('" ~ quoted_path ~ "')") -%}
+    {%- if sizes.columns[0].values()[0] == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " is empty (0 bytes): a CSV file needs at "
+            ~ "least its header row, a Parquet file its schema. Write the "
+            ~ "file again" ~ ("" if required_table else ", or remove it if "
+            ~ "there is no " ~ table_name ~ " data")
+            ~ "; see docs/raw_contract.md.") }}
+    {%- endif -%}
     {%- if path.endswith('.parquet') -%}
-        {%- set reader = "read_parquet('" ~ path ~ "')" -%}
+        {%- set reader = "read_parquet('" ~ quoted_path ~ "')" -%}
+        {#- Top-level names as written: DuckDB renames duplicates. -#}
+        {%- set header_names = run_query(
+            "select name from parquet_schema('" ~ quoted_path ~ "') "
+            ~ "offset 1").columns[0].values() | list -%}
     {%- else -%}
-        {%- set reader = "read_csv('" ~ path
+        {%- set reader = "read_csv('" ~ quoted_path
             ~ "', header = true, all_varchar = true)" -%}
+        {%- set header_row = run_query(
+            "select * from read_csv('" ~ quoted_path ~ "', header = false, "
+            ~ "all_varchar = true) limit 1") -%}
+        {%- set header_names = header_row.rows[0].values() | list
+            if header_row.rows | length > 0 else [] -%}
     {%- endif -%}
 
     {%- set described = run_query("describe select * from " ~ reader) -%}
@@ -116,6 +138,21 @@
     {%- for name in found_names -%}
         {%- do by_lower_name.update({name | lower: name}) -%}
     {%- endfor -%}
+    {%- set header_lower_names = [] -%}
+    {%- for name in header_names -%}
+        {%- do header_lower_names.append((name or '') | trim | lower) -%}
+    {%- endfor -%}
+
+    {%- if path.endswith('.csv') and found_names | length == 1
+        and (',' in found_names[0] or ';' in found_names[0]) -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw file " ~ path ~ " could not be split into columns: its "
+            ~ "header was read as the single column '" ~ found_names[0]
+            ~ "'. This happens when rows do not all have the header's number "
+            ~ "of fields (a missing or extra field, or a value with an "
+            ~ "unquoted separator). Fix or quote those rows; see "
+            ~ "docs/raw_contract.md.") }}
+    {%- endif -%}
 
     {%- for column in columns -%}
         {%- if column.required and column.name not in by_lower_name -%}
@@ -123,6 +160,13 @@
                 "Raw file " ~ path ~ " has no column " ~ column.name
                 ~ " (found: " ~ (found_names | join(', ')) ~ "). "
                 ~ "Add or rename the column; see docs/raw_contract.md.") }}
+        {%- endif -%}
+        {%- if header_lower_names.count(column.name) > 1 -%}
+            {{ exceptions.raise_compiler_error(
+                "Raw file " ~ path ~ " has the column " ~ column.name
+                ~ " more than once (columns: " ~ (header_names | join(', '))
+                ~ "; names are case-insensitive), so it is not clear which "
+                ~ "one to read. Keep one; see docs/raw_contract.md.") }}
         {%- endif -%}
     {%- endfor -%}
 

@@ -5,12 +5,41 @@
 #}
 
 {% macro clean_id(expression) -%}
-    nullif(trim(cast({{ expression }} as {{ dbt.type_string() }})), '')
+    nullif({{ trim_whitespace(
+        'cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ')') }}, '')
 {%- endmacro %}
 
 
 {% macro clean_code(expression) -%}
-    nullif(lower(trim(cast({{ expression }} as {{ dbt.type_string() }}))), '')
+    nullif(lower({{ trim_whitespace(
+        'cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ')') }}), '')
+{%- endmacro %}
+
+
+{% macro trim_whitespace(expression) -%}
+    {#-
+        Strips leading and trailing white space of every kind (tabs, line
+        breaks, no-break and other Unicode spaces, zero-width spaces, byte
+        order marks), so that an id exported with them still matches.
+    -#}
+    {{ return(adapter.dispatch('trim_whitespace', 'predictive_segments')(expression)) }}
+{%- endmacro %}
+
+{% macro default__trim_whitespace(expression) -%}
+    regexp_replace(
+        {{ expression }},
+        '^[\\s\\p{Z}\\x{200B}\\x{FEFF}]+|[\\s\\p{Z}\\x{200B}\\x{FEFF}]+$',
+        ''
+    )
+{%- endmacro %}
+
+{% macro duckdb__trim_whitespace(expression) -%}
+    regexp_replace(
+        {{ expression }},
+        '^[\s\p{Z}\x{200B}\x{FEFF}]+|[\s\p{Z}\x{200B}\x{FEFF}]+$',
+        '',
+        'g'
+    )
 {%- endmacro %}
 
 
@@ -18,6 +47,19 @@
     {{ try_cast(
         'trim(cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ '))',
         'double') }}
+{%- endmacro %}
+
+
+{% macro parse_integer(expression) -%}
+    {#-
+        A whole number that fits an integer, or null: 1985.5, 1e12, nan and
+        inf are not read (a plain cast would round or overflow).
+    -#}
+    {%- set number = parse_number(expression) -%}
+    case
+        when {{ number }} = floor({{ number }})
+            then {{ try_cast(number, dbt.type_int()) }}
+    end
 {%- endmacro %}
 
 

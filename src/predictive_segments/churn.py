@@ -107,6 +107,14 @@ def train_probability_run(
         ok, reason = check_eligibility(labels, minimum, minimum)
         if not ok:
             problems.append(f"{name}: {reason}")
+    # ProbabilityModel.fit drops all-null and constant columns and refuses
+    # when none is left: say so here instead of failing the build.
+    usable = [f for f in features if _varies(train[f])]
+    if len(train) and not usable:
+        problems.append(
+            f"training: none of the {len(features)} features varies (each is "
+            "all null or constant)"
+        )
     if problems:
         return registry.registry_row(
             **row,
@@ -177,3 +185,11 @@ def score_probability_model(
     out.loc[eligible, "model_version"] = serving["model_version"]
     out.loc[~eligible, "score_note"] = ineligible_reason
     return out
+
+
+def _varies(values: pd.Series) -> bool:
+    """True unless the column is all null or one constant (nulls aside)."""
+    present = values.dropna()
+    if present.empty:
+        return False
+    return len(present) < len(values) or bool((present != present.iloc[0]).any())

@@ -107,7 +107,15 @@ class LookalikeModel:
     ``num_boost_round``; ``nthread``/``seed``/``objective`` are set by this
     class); ``holdout_share`` of the seed held out for ``recall_by_tier_``
     (0 skips the evaluation); ``final_model`` fits a model on all rows for
-    ``score`` and ``to_bytes``.
+    ``score`` and ``to_bytes``; ``max_unlabeled_rows`` caps the unlabeled rows
+    each booster trains on (a seeded sample, weighted so that the seed share
+    the booster sees is unchanged; None = no cap): at a million customers the
+    seed is what matters and 200,000 unlabeled rows describe the rest well.
+
+    One out-of-fold pass serves both the published scores and the
+    evaluation: the held-out seed members are trained on as unlabeled, so
+    their scores are honest, and everyone else's scores come from the same
+    fold models.
 
     Fitted attributes (after ``fit_score``): ``features_`` (columns used;
     all-null and constant columns are dropped), ``dropped_features_``,
@@ -126,6 +134,7 @@ class LookalikeModel:
         params: dict[str, Any] | None = None,
         holdout_share: float = 0.2,
         final_model: bool = True,
+        max_unlabeled_rows: int | None = None,
     ) -> None:
         if n_folds < 2:
             raise ValueError(f"n_folds={n_folds}; pass n_folds >= 2")
@@ -135,6 +144,11 @@ class LookalikeModel:
             raise ValueError(
                 f"holdout_share={holdout_share}; pass a share in [0, 1) "
                 "(0 skips the held-out recall evaluation)"
+            )
+        if max_unlabeled_rows is not None and max_unlabeled_rows < 1:
+            raise ValueError(
+                f"max_unlabeled_rows={max_unlabeled_rows}; pass a positive row "
+                "count or None (no cap)"
             )
         bad = sorted(set(params or {}) & set(_RESERVED_PARAMS))
         if bad:
@@ -148,6 +162,9 @@ class LookalikeModel:
         self.params = dict(params or {})
         self.holdout_share = float(holdout_share)
         self.final_model = bool(final_model)
+        self.max_unlabeled_rows = (
+            None if max_unlabeled_rows is None else int(max_unlabeled_rows)
+        )
         self.features_: list[str] | None = None
         self.dropped_features_: list[str] = []
         self.recall_by_tier_: dict[int, float] | None = None
@@ -174,28 +191,44 @@ class LookalikeModel:
         Raises ValueError when the inputs are malformed or the seed fails
         ``check_seed`` with its defaults.
         """
+        scores, heldout = self.out_of_fold_scores(X, is_seed)
+        seed_mask = _as_seed_mask(is_seed)
+        self.evaluate(scores, seed_mask, heldout)
+        if self.final_model:
+            self.fit_final(X, seed_mask)
+        else:
+            self.booster_ = None
+        return ranked_scores(scores, seed_mask, index=X.index)
+
+    def out_of_fold_scores(
+        self, X: pd.DataFrame, is_seed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold scores of every row and the held-out seed mask.
+
+        Returns ``(scores, heldout)``: floats in [0, 1], each row scored by
+        the booster that did not train on its fold, and the seed members held
+        out for the evaluation (all False when ``holdout_share`` is 0), which
+        every booster trained on as unlabeled. Sets ``features_`` and
+        ``dropped_features_``.
+        """
         matrix, names = self._prepare_fit(X, is_seed)
         seed_mask = _as_seed_mask(is_seed)
+        heldout = self._heldout_seed(seed_mask)
         folds = _fold_ids(matrix.shape[0], self.n_folds, self.seed)
+        scores = self._oof_scores(matrix, seed_mask & ~heldout, folds, names)
+        return scores, heldout
 
-        scores = self._oof_scores(matrix, seed_mask, folds, names)
-        percentile, tier = _rank_non_seed(scores, seed_mask)
-
-        self._evaluate(matrix, seed_mask, folds, names)
-        self.booster_ = (
-            self._train(matrix, seed_mask.astype(float), names)
-            if self.final_model
-            else None
+    def fit_final(self, X: pd.DataFrame, is_seed: np.ndarray) -> LookalikeModel:
+        """Fit the final model on every row (for ``score`` and ``to_bytes``)."""
+        matrix, names = self._prepare_fit(X, is_seed)
+        seed_mask = _as_seed_mask(is_seed)
+        rows, weight = self._training_rows(
+            np.ones(seed_mask.size, dtype=bool), seed_mask, fold=-1
         )
-        return pd.DataFrame(
-            {
-                "lookalike_score": scores,
-                "lookalike_percentile": percentile,
-                "lookalike_tier": pd.arrays.IntegerArray(tier, mask=tier == 0),
-                "is_seed": seed_mask,
-            },
-            index=X.index,
+        self.booster_ = self._train(
+            matrix[rows], seed_mask[rows].astype(float), names, weight
         )
+        return self
 
     def _prepare_fit(
         self, X: pd.DataFrame, is_seed: np.ndarray
@@ -235,12 +268,52 @@ class LookalikeModel:
         )
         return merged, rounds
 
-    def _train(self, matrix: np.ndarray, label: np.ndarray, names: list[str]):
+    def _train(
+        self,
+        matrix: np.ndarray,
+        label: np.ndarray,
+        names: list[str],
+        weight: np.ndarray | None = None,
+    ):
         params, rounds = self._booster_params()
         dtrain = xgb.DMatrix(
-            matrix, label=label, feature_names=names, nthread=self.nthread
+            matrix,
+            label=label,
+            weight=weight,
+            feature_names=names,
+            nthread=self.nthread,
         )
         return xgb.train(params, dtrain, num_boost_round=rounds)
+
+    def _training_rows(
+        self, candidates: np.ndarray, label: np.ndarray, fold: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows a booster trains on and their weights (None: all weigh 1).
+
+        Every labeled (seed) candidate; unlabeled candidates up to
+        ``max_unlabeled_rows``, a sample seeded by ``seed`` and ``fold``,
+        weighted by the inverse sampling rate.
+        """
+        unlabeled = np.flatnonzero(candidates & ~label)
+        cap = self.max_unlabeled_rows
+        if cap is None or unlabeled.size <= cap:
+            return np.flatnonzero(candidates), None
+        rng = np.random.default_rng([self.seed, 2, fold + 1])
+        sampled = np.sort(rng.choice(unlabeled, size=cap, replace=False))
+        rows = np.sort(np.concatenate([np.flatnonzero(candidates & label), sampled]))
+        weight = np.where(label[rows], 1.0, unlabeled.size / cap)
+        return rows, weight
+
+    def _heldout_seed(self, seed_mask: np.ndarray) -> np.ndarray:
+        """The seed members held out for the evaluation (seeded draw)."""
+        held = np.zeros(seed_mask.size, dtype=bool)
+        if self.holdout_share == 0.0:
+            return held
+        seed_rows = np.flatnonzero(seed_mask)
+        n_hold = max(1, round(self.holdout_share * seed_rows.size))
+        rng = np.random.default_rng([self.seed, 1])
+        held[rng.choice(seed_rows, size=n_hold, replace=False)] = True
+        return held
 
     def _oof_scores(
         self,
@@ -252,33 +325,34 @@ class LookalikeModel:
         scores = np.empty(matrix.shape[0], dtype=float)
         for k in range(self.n_folds):
             test = folds == k
-            booster = self._train(matrix[~test], label[~test].astype(float), names)
+            rows, weight = self._training_rows(~test, label, fold=k)
+            booster = self._train(
+                matrix[rows], label[rows].astype(float), names, weight
+            )
             dtest = xgb.DMatrix(matrix[test], feature_names=names, nthread=self.nthread)
             scores[test] = booster.predict(dtest)
         return scores
 
-    def _evaluate(
-        self,
-        matrix: np.ndarray,
-        seed_mask: np.ndarray,
-        folds: np.ndarray,
-        names: list[str],
-    ) -> None:
+    def evaluate(
+        self, scores: np.ndarray, is_seed: np.ndarray, heldout: np.ndarray
+    ) -> LookalikeModel:
+        """Recall and lift per tier of the held-out seed members.
+
+        ``scores`` and ``heldout`` as returned by ``out_of_fold_scores``:
+        the held-out members are ranked among the unlabeled, exactly like the
+        lookalikes we hope to find. Sets ``recall_by_tier_``,
+        ``top_tier_lift_`` and ``evaluation_`` (all None without held-out
+        members).
+        """
         self.recall_by_tier_ = None
         self.top_tier_lift_ = None
         self.evaluation_ = None
-        if self.holdout_share == 0.0:
-            return
-        seed_rows = np.flatnonzero(seed_mask)
-        n_hold = max(1, round(self.holdout_share * seed_rows.size))
-        rng = np.random.default_rng([self.seed, 1])
-        held = np.zeros(seed_mask.size, dtype=bool)
-        held[rng.choice(seed_rows, size=n_hold, replace=False)] = True
-        # Held-out seed members are relabelled unlabeled, exactly like the
-        # lookalikes we hope to find, and ranked together with them.
+        seed_mask = _as_seed_mask(is_seed)
+        held = _as_seed_mask(heldout)
+        if not held.any():
+            return self
         train_seed = seed_mask & ~held
-        scores = self._oof_scores(matrix, train_seed, folds, names)
-        _, tier = _rank_non_seed(scores, train_seed)
+        _, tier = _rank_non_seed(np.asarray(scores, dtype=float), train_seed)
         held_tier = tier[held]
         n_rank = int((~train_seed).sum())
         recall, share, lift = {}, {}, {}
@@ -291,13 +365,14 @@ class LookalikeModel:
         self.recall_by_tier_ = recall
         self.top_tier_lift_ = lift[TIERS[0]]
         self.evaluation_ = {
-            "heldout_seed": int(n_hold),
+            "heldout_seed": int(held.sum()),
             "training_seed": int(train_seed.sum()),
             "ranked_customers": n_rank,
             "recall_by_tier": recall,
             "tier_share": share,
             "lift_by_tier": lift,
         }
+        return self
 
     # -- reuse -------------------------------------------------------------
     def score(self, X: pd.DataFrame) -> np.ndarray:
@@ -329,6 +404,7 @@ class LookalikeModel:
                 "params": self.params,
                 "holdout_share": self.holdout_share,
                 "final_model": self.final_model,
+                "max_unlabeled_rows": self.max_unlabeled_rows,
             },
             "features": self.features_,
             "dropped_features": self.dropped_features_,
@@ -463,6 +539,33 @@ def _fold_ids(n: int, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
+def ranked_scores(
+    scores: np.ndarray, is_seed: np.ndarray, index: pd.Index | None = None
+) -> pd.DataFrame:
+    """The published lookalike columns from out-of-fold scores.
+
+    Returns a frame (``index``, default positions) with ``lookalike_score``,
+    ``lookalike_percentile`` (0-100 among NON-seed customers, 100 = most
+    similar: percent of non-seed customers scored at or below; null for seed
+    members), ``lookalike_tier`` (nullable integer 1, 2, 5 or 10: the
+    smallest top-x % tier of the non-seed ranking holding the customer; null
+    below the top 10 % and for seed members; ties at a tier edge all join)
+    and ``is_seed``.
+    """
+    seed_mask = _as_seed_mask(is_seed)
+    scores = np.asarray(scores, dtype=float)
+    percentile, tier = _rank_non_seed(scores, seed_mask)
+    return pd.DataFrame(
+        {
+            "lookalike_score": scores,
+            "lookalike_percentile": percentile,
+            "lookalike_tier": pd.arrays.IntegerArray(tier, mask=tier == 0),
+            "is_seed": seed_mask,
+        },
+        index=index,
+    )
+
+
 def _rank_non_seed(
     scores: np.ndarray, seed_mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -522,6 +625,74 @@ def seed_from_value(predicted_value: np.ndarray, share: float) -> np.ndarray:
     return seed
 
 
+MAX_UNLABELED_ROWS = 200_000
+"""Default cap on the unlabeled rows each booster of a run trains on."""
+
+
+def _numeric_features(
+    customers: pd.DataFrame, features: list[str]
+) -> tuple[list[str], list[str]]:
+    """(numeric or boolean features, the others): the PU model takes numbers."""
+    non_numeric = [
+        f
+        for f in features
+        if not (
+            pd.api.types.is_numeric_dtype(customers[f])
+            or pd.api.types.is_bool_dtype(customers[f])
+        )
+    ]
+    return [f for f in features if f not in non_numeric], non_numeric
+
+
+def _varying(customers: pd.DataFrame, features: list[str]) -> list[str]:
+    """The numeric features that are neither all-null nor constant."""
+    if not features:
+        return []
+    matrix, _ = _numeric_matrix(customers[features])
+    keep = _informative_columns(matrix)
+    return [f for f, k in zip(features, keep, strict=True) if k]
+
+
+def lookalike_out_of_fold(
+    customers: pd.DataFrame,
+    is_seed: np.ndarray,
+    *,
+    features: list[str],
+    seed: int = 0,
+    nthread: int = 1,
+    max_unlabeled_rows: int | None = MAX_UNLABELED_ROWS,
+) -> pd.DataFrame:
+    """The one out-of-fold pass of a run, for its registry row and its scores.
+
+    Returns one row per customer (``customers`` order): ``customer_id``,
+    ``is_lookalike_seed``, ``is_heldout_seed`` (seed members held out for the
+    evaluation, trained on as unlabeled) and ``lookalike_score`` (out of
+    fold; null for everyone when the seed is not eligible, see
+    ``check_seed``). ``lookalike_run(..., out_of_fold=this)`` evaluates and
+    gates it without fitting the fold models again.
+    """
+    seed_mask = _as_seed_mask(is_seed)
+    out = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].to_numpy(),
+            "is_lookalike_seed": seed_mask,
+            "is_heldout_seed": np.zeros(seed_mask.size, dtype=bool),
+            "lookalike_score": np.full(seed_mask.size, np.nan),
+        }
+    )
+    ok, _, _ = check_seed(seed_mask)
+    numeric, _ = _numeric_features(customers, features)
+    if not ok or not _varying(customers, numeric):
+        return out
+    model = LookalikeModel(
+        seed=seed, nthread=nthread, max_unlabeled_rows=max_unlabeled_rows
+    )
+    scores, heldout = model.out_of_fold_scores(customers[numeric], seed_mask)
+    out["is_heldout_seed"] = heldout
+    out["lookalike_score"] = scores
+    return out
+
+
 def lookalike_run(
     customers: pd.DataFrame,
     is_seed: np.ndarray,
@@ -533,29 +704,27 @@ def lookalike_run(
     min_top_tier_lift: float,
     seed: int = 0,
     nthread: int = 1,
+    max_unlabeled_rows: int | None = MAX_UNLABELED_ROWS,
+    out_of_fold: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Fit, evaluate and gate the lookalike model.
 
-    Returns the registry row and the out-of-fold scores (None when the seed is
-    not eligible). The row's metrics hold recall_by_tier (share of held-out
-    seed members inside each tier) and top_tier_lift.
+    Returns the registry row and the out-of-fold scores (``ranked_scores``;
+    None when the seed is not eligible). The row's metrics hold
+    recall_by_tier (share of held-out seed members inside each tier) and
+    top_tier_lift. With ``out_of_fold`` (``lookalike_out_of_fold`` of the
+    same customers, seed and features) the fold models are not fitted again:
+    only the final model is.
     """
     from . import registry
 
     # The PU model takes numbers; categorical columns are left out (recorded).
-    non_numeric = [
-        f
-        for f in features
-        if not (
-            pd.api.types.is_numeric_dtype(customers[f])
-            or pd.api.types.is_bool_dtype(customers[f])
-        )
-    ]
-    features = [f for f in features if f not in non_numeric]
+    features, non_numeric = _numeric_features(customers, features)
     parameters = {
         "seed": seed,
         "min_top_tier_lift": min_top_tier_lift,
         "non_numeric_features_left_out": non_numeric,
+        "max_unlabeled_rows": max_unlabeled_rows,
     }
     row = {
         "kind": "lookalike",
@@ -570,6 +739,15 @@ def lookalike_run(
         "trained_at": trained_at,
     }
     ok, reason, warning = check_seed(is_seed)
+    if ok and not _varying(customers, features):
+        ok, reason = (
+            False,
+            (
+                f"none of the {len(features)} numeric features varies among the "
+                f"{len(customers)} customers (each is all null or constant): "
+                "nothing tells the seed apart"
+            ),
+        )
     if not ok:
         return (
             registry.registry_row(
@@ -581,8 +759,33 @@ def lookalike_run(
             ),
             None,
         )
-    model = LookalikeModel(seed=seed, nthread=nthread)
-    scores = model.fit_score(customers[features], is_seed)
+    model = LookalikeModel(
+        seed=seed, nthread=nthread, max_unlabeled_rows=max_unlabeled_rows
+    )
+    if out_of_fold is None:
+        out_of_fold = lookalike_out_of_fold(
+            customers,
+            is_seed,
+            features=features,
+            seed=seed,
+            nthread=nthread,
+            max_unlabeled_rows=max_unlabeled_rows,
+        )
+    elif not np.array_equal(
+        out_of_fold["customer_id"].to_numpy(), customers["customer_id"].to_numpy()
+    ) or not np.array_equal(
+        out_of_fold["is_lookalike_seed"].to_numpy(dtype=bool), _as_seed_mask(is_seed)
+    ):
+        raise ValueError(
+            "out_of_fold is for other customers or another seed: pass "
+            "lookalike_out_of_fold of the same customers (same order) and seed"
+        )
+    oof_scores = out_of_fold["lookalike_score"].to_numpy(dtype=float)
+    model.evaluate(
+        oof_scores, is_seed, out_of_fold["is_heldout_seed"].to_numpy(dtype=bool)
+    )
+    model.fit_final(customers[features], is_seed)
+    scores = ranked_scores(oof_scores, is_seed, index=customers.index)
     metrics = {
         "seed_size": int(np.sum(is_seed)),
         "population": len(customers),

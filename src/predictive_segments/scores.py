@@ -59,6 +59,13 @@ SCORE_SCHEMAS: dict[str, dict[str, str]] = {
         "segment_model_version": "string",
         "segment_note": "string",
     },
+    "score_lookalike_oof": {
+        "customer_id": "string",
+        "as_of_date": "date32",
+        "is_lookalike_seed": "bool",
+        "is_heldout_seed": "bool",
+        "lookalike_score": "double",
+    },
     "score_lookalike": {
         "customer_id": "string",
         "as_of_date": "date32",

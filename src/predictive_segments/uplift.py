@@ -822,6 +822,16 @@ def _numeric_features(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return numeric, [c for c in candidates if c not in numeric]
 
 
+def _is_informative(values: pd.Series) -> bool:
+    """As the learners judge a column: neither all null nor constant (a
+    constant with some nulls is informative: being null says something)."""
+    present = values.notna()
+    if not present.any():
+        return False
+    known = values[present]
+    return not present.all() or bool((known != known.iloc[0]).any())
+
+
 def uplift_runs(
     examples: pd.DataFrame,
     *,
@@ -845,8 +855,8 @@ def uplift_runs(
     Qini reaches ``min_qini`` and beats random targeting
     (``qini_over_random`` > 0). A campaign that fails ``check_arms`` (fewer
     than ``min_per_arm`` per arm, no contrast, or too few converters or
-    non-converters per arm for ``n_folds`` folds) gets an insufficient_data
-    row without a model.
+    non-converters per arm for ``n_folds`` folds) or whose features are all
+    null or constant gets an insufficient_data row without a model.
     """
     from . import registry
 
@@ -880,6 +890,17 @@ def uplift_runs(
         ok, message = check_arms(
             treated, min_per_arm=min_per_arm, outcome=converted, n_folds=n_folds
         )
+        # The learners refuse a campaign whose features are all null or
+        # constant: nothing to rank customers by, so no model (not a crash).
+        if ok and not any(_is_informative(campaign[f]) for f in features):
+            ok, message = (
+                False,
+                (
+                    f"no feature varies among the campaign's {len(campaign)} customers "
+                    f"({len(features)} numeric features, each all null or constant): "
+                    "there is nothing to rank customers by"
+                ),
+            )
         if not ok:
             rows.append(
                 registry.registry_row(

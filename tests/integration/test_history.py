@@ -203,11 +203,34 @@ def test_build_before_the_history_stops_before_writing(
     assert contents(warehouse_copy) == before
 
     # The same date again: nothing changed, so no new history row.
-    result = run_dbt(
-        ["snapshot", "--vars", f'{{as_of_date: "{newest.isoformat()}"}}'],
-        ci_raw_dir,
-        warehouse_copy,
-        tmp_path,
-    )
+    snapshot = ["build", "--select", "snap_customer_segments"]
+    snapshot += ["--vars", f'{{as_of_date: "{newest.isoformat()}"}}']
+    result = run_dbt(snapshot, ci_raw_dir, warehouse_copy, tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert contents(warehouse_copy) == before
+
+    # Rebuilding the newest date with other segments (after a fix, say)
+    # replaces what that date recorded: one state per customer and date (the
+    # build's unique test passes), and rebuilding the original segments
+    # restores the history exactly.
+    with duckdb.connect(str(warehouse_copy)) as connection:
+        connection.execute("create table kept as select * from fct_customer_segments")
+        connection.execute(
+            "update fct_customer_segments set segment_id = 'moved' where customer_id "
+            "in (select customer_id from fct_customer_segments "
+            "order by customer_id limit 10)"
+        )
+    result = run_dbt(snapshot, ci_raw_dir, warehouse_copy, tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    with duckdb.connect(str(warehouse_copy)) as connection:
+        moved = connection.execute(
+            "select count(*) from snap_customer_segments "
+            "where segment_id = 'moved' and dbt_valid_to is null"
+        ).fetchall()[0][0]
+        connection.execute("delete from fct_customer_segments")
+        connection.execute("insert into fct_customer_segments select * from kept")
+        connection.execute("drop table kept")
+    assert moved == 10
+    result = run_dbt(snapshot, ci_raw_dir, warehouse_copy, tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert contents(warehouse_copy) == before

@@ -618,3 +618,17 @@ def test_evaluate_clv(clv_pred: pd.DataFrame, clv_sim: pd.DataFrame) -> None:
     plain = clv.evaluate_clv(actual, clv_pred.predicted_clv.to_numpy())
     assert "p10_p90_coverage" not in plain
     assert plain["mae"] == report["mae"]
+
+
+def test_capped_training_sample_is_seeded_and_in_order() -> None:
+    frame = pd.DataFrame({"customer_id": [f"c{i:04d}" for i in range(1000)]})
+    capped = clv._capped(frame, 300, seed=5)
+    assert len(capped) == 300
+    assert capped.index.is_monotonic_increasing
+    assert capped["customer_id"].is_unique
+    pd.testing.assert_frame_equal(capped, clv._capped(frame, 300, seed=5))
+    assert not capped.equals(clv._capped(frame, 300, seed=6))
+    assert clv._capped(frame, None, seed=5) is frame
+    assert clv._capped(frame, 1000, seed=5) is frame
+    with pytest.raises(ValueError, match="positive"):
+        clv._capped(frame, 0, seed=5)

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictive_segments.lookalike import TIERS, LookalikeModel, check_seed
+from predictive_segments.lookalike import (
+    TIERS,
+    LookalikeModel,
+    check_seed,
+    lookalike_out_of_fold,
+    lookalike_run,
+)
 from predictive_segments.metrics import roc_auc
 
 # One thread: the test machine is shared, and OpenMP threads that wait for
@@ -198,3 +204,63 @@ def test_bad_input_messages():
         LookalikeModel(params={"seed": 3})
     with pytest.raises(ValueError, match="format"):
         LookalikeModel.from_bytes(b'{"format": "other"}')
+
+
+def test_capped_unlabeled_rows_keep_the_ranking():
+    # Boosters trained on a weighted sample of the unlabeled rows (here 1,500
+    # of about 6,000 per fold) must still find the planted group: the same
+    # lift gate as the full fit, and deterministic.
+    X, is_seed, truth = simulate(n=8000, seed=1)
+    kwargs = {"n_folds": 5, "seed": 7, "nthread": NTHREAD, "params": PARAMS}
+    capped = LookalikeModel(**kwargs, max_unlabeled_rows=1500)
+    scores = capped.fit_score(X, is_seed)
+    assert capped.top_tier_lift_ >= 3.0, capped.evaluation_
+    assert capped.evaluation_["lift_by_tier"][5] >= 3.0, capped.evaluation_
+    top = (scores["lookalike_tier"] == 1).fillna(False).to_numpy()
+    assert truth["group"][top].mean() >= 0.7
+    again = LookalikeModel(**kwargs, max_unlabeled_rows=1500).fit_score(X, is_seed)
+    pd.testing.assert_frame_equal(again, scores)
+    # The cap changes the fit (it is applied), and survives serialization.
+    full = LookalikeModel(**kwargs).fit_score(X, is_seed)
+    assert not np.array_equal(full["lookalike_score"], scores["lookalike_score"])
+    restored = LookalikeModel.from_bytes(capped.to_bytes())
+    assert restored.max_unlabeled_rows == 1500
+    with pytest.raises(ValueError, match="max_unlabeled_rows"):
+        LookalikeModel(max_unlabeled_rows=0)
+
+
+def test_run_reuses_the_out_of_fold_pass():
+    # train_lookalike evaluates the pass score_lookalike_oof made: the registry
+    # row and scores equal those of a run that fits the folds itself.
+    X, is_seed, _ = simulate(n=3000, seed=4)
+    customers = X.reset_index()
+    features = [c for c in X.columns]
+    common = {
+        "features": features,
+        "as_of_date": "2026-01-01",
+        "run_id": "r",
+        "trained_at": None,
+        "min_top_tier_lift": 2.0,
+        "seed": 3,
+        "nthread": NTHREAD,
+        "max_unlabeled_rows": 1000,
+    }
+    row, scores = lookalike_run(customers, is_seed, **common)
+    oof = lookalike_out_of_fold(
+        customers,
+        is_seed,
+        features=features,
+        seed=3,
+        nthread=NTHREAD,
+        max_unlabeled_rows=1000,
+    )
+    assert oof["is_heldout_seed"].sum() == round(0.2 * is_seed.sum())
+    assert not (oof["is_heldout_seed"] & ~oof["is_lookalike_seed"]).any()
+    reused_row, reused_scores = lookalike_run(
+        customers, is_seed, **common, out_of_fold=oof
+    )
+    assert reused_row["metrics"] == row["metrics"]
+    assert reused_row["status"] == row["status"]
+    pd.testing.assert_frame_equal(reused_scores, scores)
+    with pytest.raises(ValueError, match="same customers"):
+        lookalike_run(customers, ~is_seed, **common, out_of_fold=oof)

@@ -11,8 +11,7 @@ parsed as (
         {{ clean_code('source.acquisition_channel') }} as acquisition_channel,
         {{ clean_code('source.gender') }} as gender,
         {{ clean_code('source.email_domain') }} as email_domain,
-        {{ try_cast(parse_number('source.birth_year'), dbt.type_int()) }}
-            as birth_year,
+        {{ parse_integer('source.birth_year') }} as birth_year,
         {{ parse_utc_timestamp('source.signed_up_at') }} as signed_up_at,
         source.signed_up_at is not null as _has_raw_signed_up_at,
         source.birth_year is not null as _has_raw_birth_year,

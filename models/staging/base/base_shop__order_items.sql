@@ -21,7 +21,7 @@ parsed as (
         {{ clean_id('source.order_item_id') }} as order_item_id,
         {{ clean_id('source.order_id') }} as order_id,
         {{ clean_id('source.product_id') }} as product_id,
-        {{ parse_number('source.quantity') }} as _quantity_number,
+        {{ parse_integer('source.quantity') }} as _quantity_number,
         source.quantity is not null as _has_raw_quantity,
         {{ parse_number('source.unit_price') }} as _unit_price_number,
         source.unit_price is not null as _has_raw_unit_price,
@@ -41,9 +41,7 @@ checked as (
             ('parsed.order_item_id is null or parsed.order_id is null '
                 ~ 'or parsed.product_id is null', 'missing_key'),
             ('parsed._has_raw_quantity and (parsed._quantity_number is null '
-                ~ 'or parsed._quantity_number <= 0 '
-                ~ 'or parsed._quantity_number != floor(parsed._quantity_number))',
-                'invalid_quantity'),
+                ~ 'or parsed._quantity_number <= 0)', 'invalid_quantity'),
             ('parsed._has_raw_unit_price and parsed._unit_price_number is null',
                 'invalid_amount'),
             ('abs(parsed._unit_price_number '

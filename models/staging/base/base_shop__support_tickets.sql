@@ -11,8 +11,7 @@ parsed as (
         {{ clean_id('source.ticket_id') }} as ticket_id,
         {{ clean_id('source.customer_id') }} as customer_id,
         {{ clean_code('source.topic') }} as topic,
-        {{ try_cast(parse_number('source.csat_score'), dbt.type_int()) }}
-            as csat_score,
+        {{ parse_integer('source.csat_score') }} as csat_score,
         source.csat_score is not null as _has_raw_csat_score,
         {{ parse_utc_timestamp('source.opened_at') }} as opened_at,
         {{ parse_utc_timestamp('source.closed_at') }} as closed_at,

@@ -1,0 +1,34 @@
+"""The lookalike run's one out-of-fold pass, before its gate.
+
+Every customer scored by the fold model that did not train on them, with the
+seed and the seed members held out for the evaluation. train_lookalike
+evaluates and gates this pass; score_lookalike publishes it when approved.
+Not for BI: unapproved scores live here.
+"""
+
+from predictive_segments import features as feature_sets
+from predictive_segments import lookalike, registry
+from predictive_segments.scores import score_table
+
+
+def model(dbt, session):
+    share = float(dbt.config.get("lookalike_seed_share"))
+    features = registry.as_list(dbt.config.get("lookalike_features"))
+    customers = dbt.ref("feat_customers").order("customer_id").df()
+    value = dbt.ref("score_clv").project("customer_id, predicted_clv").df()
+    customers = customers.merge(value, on="customer_id", how="left", validate="1:1")
+    # An empty list means every model feature (the seed's own value excluded).
+    features = features or feature_sets.feature_columns(
+        c for c in customers.columns if c != "predicted_clv"
+    )
+    is_seed = lookalike.seed_from_value(customers["predicted_clv"].to_numpy(), share)
+    out = lookalike.lookalike_out_of_fold(
+        customers,
+        is_seed,
+        features=[c for c in features if c in customers.columns],
+        seed=int(dbt.config.get("seed")),
+        nthread=int(dbt.config.get("nthread")),
+        max_unlabeled_rows=int(dbt.config.get("lookalike_max_unlabeled_rows")),
+    )
+    out["as_of_date"] = customers["cutoff_date"].dt.date.to_numpy()
+    return score_table(out, "score_lookalike_oof")
