@@ -8,18 +8,27 @@
 {%- endmacro %}
 
 
+{% macro existing_history(relation) -%}
+    {#-
+        The history table `relation` as it exists in the warehouse, or none:
+        before its first build, at parse time and when only rendering SQL.
+    -#}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(
+        database=relation.database, schema=relation.schema,
+        identifier=relation.identifier)) }}
+{%- endmacro %}
+
+
 {% macro assert_history_moves_forward(relation, as_of) -%}
     {#-
         Stops a build whose as_of_date is before the newest as_of_date already
         recorded in the history table `relation` (column dbt_valid_from): the
         history only moves forward. Nothing is written when it stops.
     -#}
-    {%- if not execute or var('render_only', false) -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set existing = adapter.get_relation(
-        database=relation.database, schema=relation.schema,
-        identifier=relation.identifier) -%}
+    {%- set existing = existing_history(relation) -%}
     {%- if existing is none -%}
         {{ return('') }}
     {%- endif -%}
@@ -67,12 +76,7 @@
         as_of. The snapshot then compares with the history before as_of, so
         a same-date rebuild (after a fix, say) records each customer once.
     -#}
-    {%- if not execute or var('render_only', false) -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set existing = adapter.get_relation(
-        database=relation.database, schema=relation.schema,
-        identifier=relation.identifier) -%}
+    {%- set existing = existing_history(relation) -%}
     {%- if existing is none -%}
         {{ return('') }}
     {%- endif -%}
