@@ -1,8 +1,10 @@
-"""Lookalikes of the top-value seed: out-of-fold similarity, percentile and tier.
+"""Lookalikes of the top-value seed: similarity, percentile and tier.
 
 Publishes this run's out-of-fold pass (score_lookalike_oof) ranked among the
 non-seed customers, only when train_lookalike approved it. The scores are
-out of fold, so they are recomputed every run.
+out of fold, so they are recomputed every run that retrains. With var
+retrain false nothing is fitted: the final model of the latest approved run
+scores every customer, ranked against the seed of score_lookalike_oof.
 """
 
 from predictive_segments import lookalike, registry
@@ -14,6 +16,16 @@ def model(dbt, session):
     runs = dbt.ref("train_lookalike").order("trained_at").df()
     oof = dbt.ref("score_lookalike_oof").order("customer_id").df()
     out = oof[["customer_id", "as_of_date", "is_lookalike_seed"]].copy()
+    if not registry.as_bool(dbt.config.get("retrain")):
+        customers = oof[["customer_id"]].merge(
+            dbt.ref("feat_customers").df(), on="customer_id", how="left", validate="1:1"
+        )
+        scores = lookalike.score_latest_approved(
+            runs, customers, oof["is_lookalike_seed"].to_numpy(dtype=bool)
+        )
+        for column in scores.columns:
+            out[column] = scores[column].to_numpy()
+        return score_table(out, "score_lookalike")
     current = runs[runs["run_id"] == run_id]
     if len(current) and current["status"].iloc[-1] == registry.APPROVED:
         scores = lookalike.ranked_scores(

@@ -6,6 +6,14 @@ from predictive_segments import clv, registry
 
 
 def model(dbt, session):
+    if not registry.as_bool(dbt.config.get("retrain")):
+        # Serve the models already in the registry: read nothing else.
+        history = (
+            session.sql(f"select model_kind from {dbt.this}").df()
+            if dbt.is_incremental
+            else None
+        )
+        return registry.skip_training(history, "train_clv", "CLV")
     horizon_days = int(dbt.config.get("clv_horizon_days"))
     min_capture = float(dbt.config.get("min_top_decile_capture"))
     as_of_date = (

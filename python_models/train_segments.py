@@ -13,6 +13,14 @@ from predictive_segments import clustering, registry
 
 
 def model(dbt, session):
+    if not registry.as_bool(dbt.config.get("retrain")):
+        # Serve the models already in the registry: read nothing else.
+        history = (
+            session.sql(f"select model_kind from {dbt.this}").df()
+            if dbt.is_incremental
+            else None
+        )
+        return registry.skip_training(history, "train_segments", "segments")
     # dbt finds config keys by reading dbt.config.get calls: keep them plain.
     features = registry.as_list(dbt.config.get("segment_features"))
     k_range = registry.as_list(dbt.config.get("segment_k_range"))

@@ -6,6 +6,14 @@ from predictive_segments import registry, uplift
 
 
 def model(dbt, session):
+    if not registry.as_bool(dbt.config.get("retrain")):
+        # Serve the models already in the registry: read nothing else.
+        history = (
+            session.sql(f"select model_kind from {dbt.this}").df()
+            if dbt.is_incremental
+            else None
+        )
+        return registry.skip_training(history, "train_uplift", "uplift")
     min_qini = float(dbt.config.get("uplift_min_qini"))
     min_per_arm = int(dbt.config.get("min_customers_per_arm"))
     as_of_date = (

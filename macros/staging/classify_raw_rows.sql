@@ -26,30 +26,56 @@
 
 
 {% macro classify_raw_rows(relation, key_columns, recency_column) -%}
-    select
-        {{ star_except('ranked', ['_raw_record']) }},
-        case
-            when ranked._copy_number > 1 then 'collapsed_duplicate'
-            when ranked._row_reason is not null then 'quarantined'
-            when ranked._key_rank > 1 then 'quarantined'
-            else 'staged'
-        end as _row_status,
-        case
-            when ranked._copy_number > 1 then null
-            when ranked._row_reason is not null then ranked._row_reason
-            when ranked._key_rank > 1 then 'duplicate_id_conflict'
-        end as _quarantine_reason,
-        {#- The raw record is kept for quarantined rows only. -#}
-        case
-            when ranked._copy_number = 1
-                and (ranked._row_reason is not null or ranked._key_rank > 1)
-                then ranked._raw_record
-        end as _raw_record
-    from (
+    {#-
+        Cost: ranking every row by its key needs a sort of the whole table
+        (two window functions over millions of event rows took most of
+        staging's time). Only rows whose key occurs more than once can be a
+        duplicate or a conflict, so one aggregate finds those keys and only
+        their rows are ranked; every other row is its key's first copy
+        (_copy_number 1, _key_rank 1). Keys compare with `is not distinct
+        from`: rows with a null key rank among themselves, as before.
+    -#}
+    {%- set keys = key_columns | join(', ') -%}
+    with
+
+    duplicated_keys as (
+        select
+            {{ keys }},
+            true as _has_duplicated_key
+        from {{ relation }}
+        group by {{ keys }}
+        having count(*) > 1
+    ),
+
+    flagged as (
+        select
+            {{ relation }}.*,
+            coalesce(duplicated_keys._has_duplicated_key, false)
+                as _has_duplicated_key
+        from {{ relation }}
+        left join duplicated_keys
+            on
+            {%- for column in key_columns %}
+                {{ relation }}.{{ column }}
+                is not distinct from duplicated_keys.{{ column }}
+                {%- if not loop.last %} and{% endif %}
+            {%- endfor %}
+    ),
+
+    single_rows as (
+        select
+            flagged.* exclude (_has_duplicated_key),
+            1 as _copy_number,
+            1 as _key_rank
+        from flagged
+        where not flagged._has_duplicated_key
+    ),
+
+    duplicated_rows as (
         select
             numbered.*,
             row_number() over (
-                partition by {{ key_columns | join(', ') }}
+                partition by {{ keys }}
                 order by
                     case
                         when
@@ -63,18 +89,46 @@
             ) as _key_rank
         from (
             select
-                {{ relation }}.*,
+                flagged.* exclude (_has_duplicated_key),
                 row_number() over (
                     partition by
                         {%- for column in key_columns %}
-                        {{ relation }}.{{ column }},
+                        flagged.{{ column }},
                         {%- endfor %}
-                        {{ relation }}._row_hash
-                    order by {{ relation }}._row_hash
+                        flagged._row_hash
+                    order by flagged._row_hash
                 ) as _copy_number
-            from {{ relation }}
+            from flagged
+            where flagged._has_duplicated_key
         ) as numbered
-    ) as ranked
+    ),
+
+    ranked as (
+        select * from single_rows
+        union all by name
+        select * from duplicated_rows
+    )
+
+    select
+        {{ star_except('ranked', ['_raw_record']) }},
+        case
+            when ranked._copy_number > 1 then 'collapsed_duplicate'
+            when ranked._row_reason is not null then 'quarantined'
+            when ranked._key_rank > 1 then 'quarantined'
+            else 'staged'
+        end as _row_status,
+        case
+            when ranked._copy_number > 1 then null
+            when ranked._row_reason is not null then ranked._row_reason
+            when ranked._key_rank > 1 then 'duplicate_id_conflict'
+        end as _quarantine_reason,
+        {#- The raw record is kept (and rendered) for quarantined rows only. -#}
+        case
+            when ranked._copy_number = 1
+                and (ranked._row_reason is not null or ranked._key_rank > 1)
+                then {{ raw_record_text('ranked._raw_record') }}
+        end as _raw_record
+    from ranked
 {%- endmacro %}
 
 

@@ -653,6 +653,91 @@ def _varying(customers: pd.DataFrame, features: list[str]) -> list[str]:
     return [f for f, k in zip(features, keep, strict=True) if k]
 
 
+def seed_frame(customer_ids: pd.Series, is_seed: np.ndarray) -> pd.DataFrame:
+    """The seed without a pass: the frame of ``lookalike_out_of_fold`` unscored.
+
+    Returns one row per customer id (same order): ``customer_id``,
+    ``is_lookalike_seed``, ``is_heldout_seed`` (all False) and
+    ``lookalike_score`` (all NaN). A build that does not retrain publishes
+    this (no fold model is fitted) and ranks the serving model's scores
+    against its seed (``score_latest_approved``).
+    """
+    seed_mask = _as_seed_mask(is_seed)
+    ids = np.asarray(customer_ids)
+    if ids.shape[0] != seed_mask.size:
+        raise ValueError(
+            f"{ids.shape[0]} customer ids but {seed_mask.size} seed flags; "
+            "pass one seed flag per customer, in the same order"
+        )
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "is_lookalike_seed": seed_mask,
+            "is_heldout_seed": np.zeros(seed_mask.size, dtype=bool),
+            "lookalike_score": np.full(seed_mask.size, np.nan),
+        }
+    )
+
+
+def score_latest_approved(
+    registry_rows: pd.DataFrame, customers: pd.DataFrame, is_seed: np.ndarray
+) -> pd.DataFrame:
+    """Published lookalike scores from the latest approved model, without fitting.
+
+    For a build that does not retrain (var ``retrain`` false): the final
+    model of the latest approved ``lookalike`` registry row scores every
+    customer (``LookalikeModel.score``), ranked among the non-seed customers
+    exactly like an out-of-fold pass (``ranked_scores``). Its scores are
+    in-sample for the customers it was trained on, so on the training data
+    they rank like, but do not equal, that run's out-of-fold scores.
+
+    ``customers`` holds ``customer_id`` and the model's feature columns;
+    ``is_seed`` the current seed in the same row order (seed members get a
+    score but no percentile or tier). Returns one row per customer (same
+    order): ``lookalike_score``, ``lookalike_percentile``, ``lookalike_tier``
+    (nullable integer), ``lookalike_model_version`` and ``lookalike_note``
+    (null when scored; without an approved model every score is null and the
+    note says why, ``registry.no_model_note``). Raises ValueError when the
+    customers lack a feature the model was trained on.
+    """
+    from . import registry
+
+    seed_mask = _as_seed_mask(is_seed)
+    if seed_mask.size != len(customers):
+        raise ValueError(
+            f"is_seed has {seed_mask.size} values but customers has "
+            f"{len(customers)} rows; pass one seed flag per customer, in order"
+        )
+    out = pd.DataFrame(
+        {
+            "lookalike_score": np.full(len(customers), np.nan),
+            "lookalike_percentile": np.full(len(customers), np.nan),
+            "lookalike_tier": pd.array([None] * len(customers), dtype="Int64"),
+            "lookalike_model_version": pd.Series([None] * len(customers), dtype=object),
+            "lookalike_note": pd.Series([None] * len(customers), dtype=object),
+        },
+        index=customers.index,
+    )
+    serving = registry.latest_approved(registry_rows, "lookalike")
+    if serving is None:
+        out["lookalike_note"] = registry.no_model_note(registry_rows, "lookalike")
+        return out
+    model = LookalikeModel.from_bytes(bytes(serving["artifact"]))
+    try:
+        scores = model.score(customers)
+    except ValueError as err:
+        raise ValueError(
+            f"lookalike model {serving['model_version']} cannot score today's "
+            f"customers: {err}; build with retrain true to train a new one"
+        ) from err
+    ranked = ranked_scores(scores, seed_mask, index=customers.index)
+    out["lookalike_score"] = ranked["lookalike_score"]
+    out["lookalike_percentile"] = ranked["lookalike_percentile"]
+    out["lookalike_tier"] = ranked["lookalike_tier"]
+    out["lookalike_model_version"] = serving["model_version"]
+    return out
+
+
 def lookalike_out_of_fold(
     customers: pd.DataFrame,
     is_seed: np.ndarray,
@@ -672,14 +757,7 @@ def lookalike_out_of_fold(
     gates it without fitting the fold models again.
     """
     seed_mask = _as_seed_mask(is_seed)
-    out = pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].to_numpy(),
-            "is_lookalike_seed": seed_mask,
-            "is_heldout_seed": np.zeros(seed_mask.size, dtype=bool),
-            "lookalike_score": np.full(seed_mask.size, np.nan),
-        }
-    )
+    out = seed_frame(customers["customer_id"], seed_mask)
     ok, _, _ = check_seed(seed_mask)
     numeric, _ = _numeric_features(customers, features)
     if not ok or not _varying(customers, numeric):

@@ -283,6 +283,31 @@ def as_list(value: Any) -> list[Any]:
     return list(parsed)
 
 
+def skip_training(history: pd.DataFrame | None, registry_model: str, family: str):
+    """The append of a ``train_*`` model in a build that does not retrain.
+
+    With the var ``retrain`` false a registry model trains nothing and
+    appends no row; the score models serve the latest approved rows already
+    there. ``history`` holds the registry's rows so far (None when the table
+    does not exist yet). Returns an empty pyarrow Table with the registry's
+    schema. Raises ``ValueError`` naming ``registry_model`` and ``family``
+    when the registry holds no row at all: nothing was ever trained, so
+    there is nothing to serve and a build with retrain true must come first.
+    A registry whose runs were all rejected or insufficient is not an error:
+    the score tables then say so per customer (``no_model_note``), as in a
+    build that retrains.
+    """
+    if history is None or history.empty:
+        raise ValueError(
+            f"{registry_model}: retrain is false, but no {family} model has "
+            "ever been trained in this warehouse, so there is nothing to "
+            "score with. Build once with retrain true (dbt build --vars "
+            "'{retrain: true}', the default), then retrain false serves the "
+            "latest approved model."
+        )
+    return to_arrow([])
+
+
 def no_model_note(registry: pd.DataFrame, kind: str) -> str:
     """Why no model of ``kind`` serves: never trained, or the latest run's status."""
     rows = registry[registry["model_kind"] == kind]

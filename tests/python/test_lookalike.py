@@ -12,6 +12,9 @@ from predictive_segments.lookalike import (
     check_seed,
     lookalike_out_of_fold,
     lookalike_run,
+    ranked_scores,
+    score_latest_approved,
+    seed_frame,
 )
 from predictive_segments.metrics import roc_auc
 
@@ -264,3 +267,140 @@ def test_run_reuses_the_out_of_fold_pass():
     pd.testing.assert_frame_equal(reused_scores, scores)
     with pytest.raises(ValueError, match="same customers"):
         lookalike_run(customers, ~is_seed, **common, out_of_fold=oof)
+
+
+def _registry(*rows: dict, trained_at: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    frame["trained_at"] = pd.to_datetime(trained_at)
+    return frame
+
+
+def test_serving_without_retraining_scores_with_the_latest_approved_model(
+    monkeypatch,
+):
+    # retrain false: the final model of the newest approved run scores
+    # everyone, ranked like an out-of-fold pass; a newer rejected run and an
+    # older approved one do not serve; nothing is fitted.
+    X, is_seed, _ = simulate(n=3000, seed=5)
+    customers = X.reset_index()
+    common = {
+        "features": list(X.columns),
+        "as_of_date": "2026-01-01",
+        "run_id": "r",
+        "trained_at": None,
+        "min_top_tier_lift": 2.0,
+        "nthread": NTHREAD,
+        "max_unlabeled_rows": 1000,
+    }
+    older, _ = lookalike_run(customers, is_seed, seed=1, **common)
+    serving, _ = lookalike_run(customers, is_seed, seed=2, **common)
+    assert older["status"] == serving["status"] == "approved"
+    assert older["model_version"] != serving["model_version"]
+    rejected = {**serving, "status": "rejected", "model_version": "newer"}
+    rows = _registry(
+        older, serving, rejected, trained_at=["2026-01-01", "2026-01-02", "2026-01-03"]
+    )
+    # Same seed mask as at training, shuffled rows: rows are matched by position.
+    order = np.random.default_rng(0).permutation(len(customers))
+    shuffled = customers.iloc[order].reset_index(drop=True)
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("a model was fitted")
+
+    monkeypatch.setattr(LookalikeModel, "_train", no_fitting)
+    out = score_latest_approved(rows, shuffled, is_seed[order])
+    final = LookalikeModel.from_bytes(serving["artifact"])
+    expected = ranked_scores(final.score(shuffled), is_seed[order])
+    assert list(out.columns) == [
+        "lookalike_score",
+        "lookalike_percentile",
+        "lookalike_tier",
+        "lookalike_model_version",
+        "lookalike_note",
+    ]
+    np.testing.assert_array_equal(out["lookalike_score"], expected["lookalike_score"])
+    np.testing.assert_array_equal(
+        out["lookalike_percentile"], expected["lookalike_percentile"]
+    )
+    pd.testing.assert_series_equal(
+        out["lookalike_tier"], expected["lookalike_tier"], check_names=False
+    )
+    assert (out["lookalike_model_version"] == serving["model_version"]).all()
+    assert out["lookalike_note"].isna().all()
+    seed = is_seed[order]
+    assert out.loc[seed, "lookalike_tier"].isna().all()
+    assert out.loc[seed, "lookalike_percentile"].isna().all()
+    # Every tier is filled among the non-seed customers, 10 % in all.
+    tiers = out.loc[~seed, "lookalike_tier"]
+    assert set(tiers.dropna()) == set(TIERS)
+    assert tiers.notna().sum() == pytest.approx(0.1 * (~seed).sum(), abs=2)
+    # Deterministic: a second build on the same data gives the same scores.
+    pd.testing.assert_frame_equal(
+        score_latest_approved(rows, shuffled, is_seed[order]), out
+    )
+
+
+def test_serving_without_an_approved_model_says_why():
+    X, is_seed, _ = simulate(n=400, seed=6)
+    customers = X.reset_index()
+    rows = _registry(
+        {
+            "model_kind": "lookalike",
+            "model_version": "v1",
+            "status": "insufficient_data",
+            "reason": "seed has 20 customers",
+            "artifact": None,
+        },
+        trained_at=["2026-01-01"],
+    )
+    out = score_latest_approved(rows, customers, is_seed)
+    assert len(out) == len(customers)
+    assert out[["lookalike_score", "lookalike_percentile"]].isna().all().all()
+    assert out["lookalike_tier"].isna().all()
+    assert out["lookalike_model_version"].isna().all()
+    assert (
+        out["lookalike_note"]
+        == "no approved lookalike model: the latest run was insufficient_data "
+        "(seed has 20 customers)"
+    ).all()
+    never = score_latest_approved(rows.iloc[:0], customers, is_seed)
+    assert (never["lookalike_note"] == "no lookalike model has been trained yet").all()
+    with pytest.raises(ValueError, match="one seed flag per customer"):
+        score_latest_approved(rows, customers, is_seed[:-1])
+
+
+def test_serving_stops_when_a_trained_feature_is_gone():
+    X, is_seed, _ = simulate(n=3000, seed=8)
+    customers = X.reset_index()
+    row, _ = lookalike_run(
+        customers,
+        is_seed,
+        features=list(X.columns),
+        as_of_date="2026-01-01",
+        run_id="r",
+        trained_at=None,
+        min_top_tier_lift=0.0,
+        seed=1,
+        nthread=NTHREAD,
+    )
+    assert row["status"] == "approved"
+    rows = _registry(row, trained_at=["2026-01-01"])
+    with pytest.raises(ValueError, match=r"lacks feature columns.*retrain true"):
+        score_latest_approved(rows, customers.drop(columns="orders"), is_seed)
+
+
+def test_seed_frame_is_the_unscored_pass():
+    is_seed = np.array([True, False, False])
+    frame = seed_frame(pd.Series(["a", "b", "c"]), is_seed)
+    assert list(frame.columns) == [
+        "customer_id",
+        "is_lookalike_seed",
+        "is_heldout_seed",
+        "lookalike_score",
+    ]
+    assert frame["customer_id"].tolist() == ["a", "b", "c"]
+    assert frame["is_lookalike_seed"].tolist() == [True, False, False]
+    assert not frame["is_heldout_seed"].any()
+    assert frame["lookalike_score"].isna().all()
+    with pytest.raises(ValueError, match="one seed flag per customer"):
+        seed_frame(pd.Series(["a", "b"]), is_seed)

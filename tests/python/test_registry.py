@@ -101,3 +101,23 @@ def test_canonical_json_is_order_free_and_drops_non_finite_numbers():
     assert registry.canonical_json(
         {"b": 1, "a": np.float64("nan")}
     ) == registry.canonical_json({"a": None, "b": 1})
+
+
+def test_skip_training_appends_nothing_once_a_model_was_trained():
+    # retrain false: no row, whatever the statuses so far (the score tables
+    # say when none is approved), and the registry's schema for the append.
+    history = pd.DataFrame({"model_kind": ["churn"], "status": ["rejected"]})
+    table = registry.skip_training(history, "train_churn", "churn")
+    assert table.num_rows == 0
+    assert table.schema.names == registry.REGISTRY_COLUMNS
+    assert table.schema == registry.to_arrow([]).schema
+
+
+@pytest.mark.parametrize("history", [None, pd.DataFrame({"model_kind": []})])
+def test_skip_training_stops_when_nothing_was_ever_trained(history):
+    with pytest.raises(ValueError) as raised:
+        registry.skip_training(history, "train_clv", "CLV")
+    message = str(raised.value)
+    assert message.startswith("train_clv: retrain is false")
+    assert "no CLV model has ever been trained" in message
+    assert "retrain true" in message
