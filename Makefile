@@ -26,7 +26,7 @@ DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir . --project-dir .
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo-data build simulate-weeks test lint unit ci-data ci-build integration clean bench
+.PHONY: help setup demo-data build refresh simulate-weeks test lint unit ci-data ci-build integration clean bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,15 +55,20 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
 	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md."
 
+refresh: demo-data  ## Daily refresh of SEGMENTS_DB: score with the approved models, load only new raw files
+	$(DBT) build $(DBT_FLAGS) --vars '{retrain: false}'
+
 WEEKS ?= 4
 simulate-weeks: demo-data  ## Rebuild SEGMENTS_DB at WEEKS weekly as_of_dates (replaces its history) to show migration
 	$(BIN)/python -m predictive_segments.simulate_weeks --weeks $(WEEKS) --replace-history
 
 # Pipeline benchmark (benchmarks/bench_pipeline.py): one scale or a list for
 # the scaling curve, e.g. make bench BENCH_CUSTOMERS="100000 300000 1000000".
-# Demo data go to BENCH_DATA_DIR (kept by `make clean`), warehouses and results
-# (bench_<customers>.json, bench.md) to BENCH_OUT; BENCH_FLAGS adds options
-# (--no-tests, --regenerate, --project-dir DIR).
+# Demo data (and their daily-file copy for the refresh, hard links and the
+# event tables split by day) go to BENCH_DATA_DIR (kept by `make clean`),
+# warehouses and results (bench_<customers>.json, bench.md) to BENCH_OUT;
+# BENCH_FLAGS adds options (--no-tests, --no-refresh, --regenerate,
+# --project-dir DIR).
 BENCH_CUSTOMERS ?= 100000
 BENCH_SEED ?= 42
 BENCH_OUT ?= target/bench

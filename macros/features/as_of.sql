@@ -54,16 +54,27 @@
 {%- endmacro %}
 
 
+{% macro retrains() -%}
+    {#-
+        Does this build train models (var retrain)? When it does not, there
+        are no training cutoffs and no campaign cutoffs: features are built
+        at as_of_date only, which is all the score models read.
+    -#}
+    {{ return(var('retrain', true) | string | lower not in ['false', '0', 'no']) }}
+{%- endmacro %}
+
+
 {% macro training_cutoffs() -%}
     {#-
         {label: [cutoff dates, most recent first]}: the label windows start on
-        these cutoffs and the most recent ends on as_of_date.
+        these cutoffs and the most recent ends on as_of_date. Empty lists
+        when the build does not retrain (retrains()).
     -#}
     {%- set as_of = as_of_date() -%}
     {%- set cutoffs = {} -%}
     {%- for label, (window_days, count) in label_windows().items() -%}
         {%- set dates = [] -%}
-        {%- for index in range(1, count + 1) -%}
+        {%- for index in range(1 if retrains() else count + 1, count + 1) -%}
             {%- do dates.append(shift_date(as_of, -(window_days * index))) -%}
         {%- endfor -%}
         {%- do cutoffs.update({label: dates}) -%}
@@ -137,12 +148,13 @@
         Assignment dates of the randomized campaigns whose outcome window
         (var uplift_window_days) ended by as_of_date (uplift_window_ended()),
         newest first, at most var uplift_max_campaigns of them: the uplift
-        models train on features as of these dates.
+        models train on features as of these dates. None when the build
+        does not retrain (retrains()).
     -#}
     {%- set assignments = ref('stg_shop__campaign_assignments') -%}
     {#- Called before any early return so that their ref()s are always seen. -#}
     {%- do as_of_date() -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or var('render_only', false) or not retrains() -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set result = run_query(

@@ -73,7 +73,16 @@
 
 {% macro label_outcomes(label) -%}
     {%- set window_days = label_windows()[label][0] -%}
-    {%- for cutoff in training_cutoffs()[label] %}
+    {%- set cutoffs = training_cutoffs()[label] -%}
+    {%- if cutoffs | length == 0 %}
+    {#- No training cutoff (var retrain false): no rows, same columns. #}
+    select
+        outcomes_none.*,
+        1 as window_index
+    from ({{ order_outcomes_after(as_of_date(), window_days) }}) as outcomes_none
+    where 1 = 0
+    {%- endif %}
+    {%- for cutoff in cutoffs %}
     select
         outcomes_{{ loop.index }}.*,
         {{ loop.index }} as window_index

@@ -29,6 +29,8 @@
         'uplift_group': {'kind': 'text',
             'values': ['persuadable', 'sure thing', 'lost cause',
                        'sleeping dog']},
+        'high_intent_reason': {'kind': 'text',
+            'values': ['cart_abandonment', 'pricing_views', 'both']},
         'predicted_clv': {'kind': 'number'},
         'predicted_clv_p10': {'kind': 'number'},
         'predicted_clv_p50': {'kind': 'number'},
@@ -42,6 +44,7 @@
         'uplift_score': {'kind': 'number'},
         'is_rising_value': {'kind': 'boolean'},
         'is_lookalike_seed': {'kind': 'boolean'},
+        'is_high_intent': {'kind': 'boolean'},
     }) }}
 {%- endmacro %}
 

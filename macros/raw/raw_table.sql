@@ -1,9 +1,13 @@
 {#
     Raw tables of the contract (docs/raw_contract.md).
 
+    A raw table is one file, <table>.parquet (or <table>.csv), and/or a
+    directory <table>/ of *.parquet and *.csv files (for example one file per
+    day, appended by the loader) read together as one table.
+
     raw_table(table_name) renders a select statement that returns exactly the
-    contract's columns of one raw table, in contract order, whatever the file
-    holds: absent optional columns are null, extra columns are ignored, a
+    contract's columns of one raw table, in contract order, then _source_file
+    and _source_version, whatever the files hold: absent optional columns are null, extra columns are ignored, a
     missing optional file is an empty result. A missing required file or a
     missing required column stops the build with an error that names the
     file, the column and the columns found; so do an empty file (0 bytes), a
@@ -11,8 +15,14 @@
     split into columns (tests/integration/test_raw_fuzz.py).
 #}
 
-{% macro raw_table(table_name) -%}
-    {{ return(adapter.dispatch('raw_table', 'predictive_segments')(table_name)) }}
+{% macro raw_table(table_name, files=none) -%}
+    {#-
+        files: the files to read (items of raw_table_files(table_name));
+        default all of them. Every row carries the file it came from
+        (_source_file) and that file's version (_source_version: size and
+        modification time), which incremental_raw_load compares.
+    -#}
+    {{ return(adapter.dispatch('raw_table', 'predictive_segments')(table_name, files)) }}
 {%- endmacro %}
 
 
@@ -52,25 +62,79 @@
 {% macro raw_empty_select(columns) -%}
     select
     {%- for column in columns %}
-        cast(null as {{ dbt.type_string() }}) as {{ column.name }}
-        {%- if not loop.last %},{% endif %}
+        cast(null as {{ dbt.type_string() }}) as {{ column.name }},
     {%- endfor %}
+        cast(null as {{ dbt.type_string() }}) as _source_file,
+        cast(null as {{ dbt.type_string() }}) as _source_version
     where 1 = 0
 {%- endmacro %}
 
 
-{% macro default__raw_table(table_name) -%}
+{% macro default__raw_table(table_name, files) -%}
     {#- Engines with a catalogue load raw tables as ordinary sources. -#}
     {%- set relation = source('shop', table_name) -%}
     select
     {%- for column in raw_contract_columns(table_name) %}
-        {{ column.name }}{% if not loop.last %},{% endif %}
+        {{ column.name }},
     {%- endfor %}
+        cast(null as {{ dbt.type_string() }}) as _source_file,
+        cast(null as {{ dbt.type_string() }}) as _source_version
     from {{ relation }}
 {%- endmacro %}
 
 
-{% macro duckdb__raw_table(table_name) -%}
+{% macro duckdb__raw_table_files(table_name) -%}
+    {#-
+        [{path, version}] of the table's files, sorted by path: the single
+        file (Parquet wins over CSV) and the files of the directory. version:
+        size and modification time, so that a file rewritten in place is
+        seen as changed.
+    -#}
+    {%- set directory = raw_dir() -%}
+    {%- set parquet_path = directory ~ '/' ~ table_name ~ '.parquet' -%}
+    {%- set csv_path = directory ~ '/' ~ table_name ~ '.csv' -%}
+    {%- set found = run_query(
+        "with files as (select file from glob('" ~ parquet_path ~ "') "
+        ~ "union all select file from glob('" ~ csv_path ~ "') "
+        ~ "union all select file from glob('" ~ directory ~ '/' ~ table_name
+        ~ "/*.parquet') union all select file from glob('" ~ directory ~ '/'
+        ~ table_name ~ "/*.csv')) select file from files order by file") -%}
+    {%- set paths = found.columns[0].values() | list -%}
+    {%- if parquet_path in paths and csv_path in paths -%}
+        {%- do paths.remove(csv_path) -%}
+    {%- endif -%}
+    {%- if paths | length == 0 -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for path in paths -%}
+        {%- do quoted.append("'" ~ (path | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {%- set described = run_query(
+        "select filename, cast(size as varchar) || ':' "
+        ~ "|| cast(epoch_us(last_modified) as varchar) "
+        ~ "from read_blob([" ~ quoted | join(', ') ~ "]) order by filename") -%}
+    {%- set files = [] -%}
+    {%- for row in described.rows -%}
+        {%- do files.append({'path': row[0], 'version': row[1]}) -%}
+    {%- endfor -%}
+    {{ return(files) }}
+{%- endmacro %}
+
+
+{% macro raw_table_files(table_name) -%}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('raw_table_files', 'predictive_segments')(table_name)) }}
+{%- endmacro %}
+
+{% macro default__raw_table_files(table_name) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+
+{% macro duckdb__raw_table(table_name, files) -%}
     {#- source() is called unconditionally so lineage and docs show it. -#}
     {%- set relation = source('shop', table_name) -%}
     {%- if not execute -%}
@@ -84,31 +148,36 @@
     {%- set node = raw_contract_table(table_name) -%}
     {%- set table_meta = node.meta or {} -%}
     {%- set required_table = table_meta.get('required', false) -%}
-    {%- set directory = raw_dir() -%}
-    {%- set parquet_path = directory ~ '/' ~ table_name ~ '.parquet' -%}
-    {%- set csv_path = directory ~ '/' ~ table_name ~ '.csv' -%}
-    {%- set found = run_query(
-        "select file from glob('" ~ parquet_path ~ "') union all "
-        ~ "select file from glob('" ~ csv_path ~ "')") -%}
-    {%- set files = found.columns[0].values() | list -%}
+    {%- set all_files = raw_table_files(table_name) -%}
 
-    {%- if files | length == 0 -%}
-        {%- if required_table -%}
-            {{ exceptions.raise_compiler_error(
-                "Required raw file " ~ table_name ~ ".parquet (or "
-                ~ table_name ~ ".csv) was not found in '" ~ directory
-                ~ "'. Set SEGMENTS_RAW_DIR to the directory that holds your "
-                ~ "raw files, or run `make demo-data`; see "
-                ~ "docs/raw_contract.md.") }}
-        {%- endif -%}
+    {%- if all_files | length == 0 and required_table -%}
+        {%- set directory = raw_dir() -%}
+        {{ exceptions.raise_compiler_error(
+            "Required raw file " ~ table_name ~ ".parquet (or "
+            ~ table_name ~ ".csv, or a directory " ~ table_name
+            ~ "/ of such files) was not found in '" ~ directory
+            ~ "'. Set SEGMENTS_RAW_DIR to the directory that holds your "
+            ~ "raw files, or run `make demo-data`; see "
+            ~ "docs/raw_contract.md.") }}
+    {%- endif -%}
+    {%- set selected = all_files if files is none else files -%}
+    {%- if selected | length == 0 -%}
         {{ return(raw_empty_select(columns)) }}
     {%- endif -%}
+    {%- for file in selected %}
+    {%- if not loop.first %}
+    union all
+    {%- endif %}
+    {{ raw_file_select(table_name, file, columns, required_table) }}
+    {%- endfor %}
+{%- endmacro %}
 
-    {%- set path = parquet_path if parquet_path in files else csv_path -%}
+
+{% macro raw_file_select(table_name, file, columns, required_table) -%}
+    {#- One raw file, checked against the contract (see the top of this file). -#}
+    {%- set path = file.path -%}
     {%- set quoted_path = path | replace("'", "''") -%}
-    {%- set sizes = run_query(
-        "select size from read_blob('" ~ quoted_path ~ "')") -%}
-    {%- if sizes.columns[0].values()[0] == 0 -%}
+    {%- if file.version.startswith('0:') -%}
         {{ exceptions.raise_compiler_error(
             "Raw file " ~ path ~ " is empty (0 bytes): a CSV file needs at "
             ~ "least its header row, a Parquet file its schema. Write the "
@@ -176,8 +245,9 @@
         "{{ by_lower_name[column.name] | replace('"', '""') }}" as {{ column.name }}
         {%- else %}
         cast(null as {{ dbt.type_string() }}) as {{ column.name }}
-        {%- endif %}
-        {%- if not loop.last %},{% endif %}
+        {%- endif %},
     {%- endfor %}
+        '{{ quoted_path }}' as _source_file,
+        '{{ file.version }}' as _source_version
     from {{ reader }}
 {%- endmacro %}

@@ -25,7 +25,7 @@
 {%- endmacro %}
 
 
-{% macro classify_raw_rows(relation, key_columns, recency_column) -%}
+{% macro classify_raw_rows(relation, key_columns, recency_column, tracks_source_file=false) -%}
     {#-
         Cost: ranking every row by its key needs a sort of the whole table
         (two window functions over millions of event rows took most of
@@ -34,6 +34,9 @@
         their rows are ranked; every other row is its key's first copy
         (_copy_number 1, _key_rank 1). Keys compare with `is not distinct
         from`: rows with a null key rank among themselves, as before.
+        Ties are broken so that the ranks never depend on the order rows are
+        read in: exact copies by the file they came from (tracks_source_file:
+        the relation has _source_file), equal rows by their copy number.
     -#}
     {%- set keys = key_columns | join(', ') -%}
     with
@@ -85,7 +88,8 @@
                         else 1
                     end,
                     numbered.{{ recency_column }} desc nulls last,
-                    numbered._row_hash desc
+                    numbered._row_hash desc,
+                    numbered._copy_number
             ) as _key_rank
         from (
             select
@@ -96,7 +100,11 @@
                         flagged.{{ column }},
                         {%- endfor %}
                         flagged._row_hash
-                    order by flagged._row_hash
+                    order by
+                        flagged._row_hash
+                        {%- if tracks_source_file %},
+                        flagged._source_file
+                        {%- endif %}
                 ) as _copy_number
             from flagged
             where flagged._has_duplicated_key

@@ -170,9 +170,14 @@
 {%- endmacro %}
 
 
-{% macro build_time() -%}
-    {#- When this build started (UTC): later timestamps are impossible. -#}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+{% macro build_time(precise=false) -%}
+    {#-
+        When this build started (UTC): later timestamps are impossible.
+        precise: to the microsecond (when rows record the build that loaded
+        them), else to the second.
+    -#}
+    {%- set format = "%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S" -%}
+    cast('{{ run_started_at.strftime(format) }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
 

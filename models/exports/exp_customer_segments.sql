@@ -24,6 +24,8 @@ final as (
         customer_segments.churn_risk_band,
         customer_segments.micro_segment,
         customer_segments.lifecycle_stage,
+        customer_segments.high_intent_reason,
+        customer_segments.is_high_intent,
         {%- for audience_id in builtin_audience_ids() %}
         customer_segments.is_in_{{ audience_id }},
         {%- endfor %}

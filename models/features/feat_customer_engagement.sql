@@ -1,7 +1,18 @@
 {#-
     Web and app engagement per customer and cutoff, from the sessions as they
-    were known at the cutoff (int_events_sessionized).
+    were known at the cutoff (int_events_sessionized). The *_recent columns
+    count the last var high_intent_days days (the high-intent signals of the
+    marts), named independently of that window.
 -#}
+{%- set recent_days = var('high_intent_days') | string | trim -%}
+{%- if not modules.re.fullmatch('[0-9]+', recent_days)
+        or recent_days | int < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "var high_intent_days must be a whole number of days, at least 1 "
+        ~ "(got '" ~ recent_days ~ "'): customers with an abandoned cart or "
+        ~ "a pricing page view that recent are high intent.") }}
+{%- endif -%}
+{%- set is_recent = 'days_before_cutoff <= ' ~ recent_days | int -%}
 with
 
 sessions as (
@@ -40,11 +51,18 @@ aggregated as (
             as add_to_carts_last_30d,
         {{ count_if('is_cart_abandoned and days_before_cutoff <= 30') }}
             as abandoned_carts_last_30d,
+        {{ count_if('is_cart_abandoned and ' ~ is_recent) }}
+            as abandoned_carts_recent,
+        {{ sum_if(is_recent, 'pricing_view_count') }} as pricing_views_recent,
         {{ safe_divide(count_if('is_cart_abandoned'),
             count_if('add_to_cart_count > 0')) }} as cart_abandonment_rate,
         {{ safe_divide(count_if('checkout_count > 0'), 'count(*)') }}
             as session_conversion_rate,
         min(days_before_cutoff) as days_since_last_session,
+        min(case when is_cart_abandoned then days_before_cutoff end)
+            as days_since_last_abandoned_cart,
+        min(case when pricing_view_count > 0 then days_before_cutoff end)
+            as days_since_last_pricing_view,
         {{ safe_divide(count_if("device = 'mobile'"), 'count(*)') }}
             as mobile_session_share,
         {{ safe_divide(count_if("device = 'tablet'"), 'count(*)') }}
@@ -73,9 +91,13 @@ final as (
         searches_last_30d,
         add_to_carts_last_30d,
         abandoned_carts_last_30d,
+        abandoned_carts_recent,
+        pricing_views_recent,
         cart_abandonment_rate,
         session_conversion_rate,
         days_since_last_session,
+        days_since_last_abandoned_cart,
+        days_since_last_pricing_view,
         mobile_session_share,
         tablet_session_share,
         max_source_at

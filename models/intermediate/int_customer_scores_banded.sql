@@ -2,7 +2,10 @@
     Every published score of each customer of feat_customers in one typed
     row, with the rule-based labels the marts and audiences build on:
     value_tier, churn_risk_band and lifecycle_stage (thresholds are vars,
-    see dbt_project.yml), and the uplift for the main campaign. The one
+    see dbt_project.yml), the high-intent flag and its reason (an abandoned
+    cart or a pricing page view in the last var high_intent_days days, from
+    feat_customer_engagement at the same cutoff: signals, not model
+    features), and the uplift for the main campaign. The one
     source of fct_customer_scores, fct_customer_segments, score_micro_segments
     and the audience rules (macros/marts/audiences.sql).
 -#}
@@ -30,6 +33,10 @@ with
 
 features as (
     select * from {{ ref('feat_customers') }}
+),
+
+engagement as (
+    select * from {{ ref('feat_customer_engagement') }}
 ),
 
 clv_scores as (
@@ -125,6 +132,15 @@ value_ranks as (
     where clv_scores.predicted_clv is not null
 ),
 
+intent_signals as (
+    select
+        engagement.customer_id,
+        engagement.cutoff_date,
+        engagement.abandoned_carts_recent > 0 as has_abandoned_cart,
+        engagement.pricing_views_recent > 0 as has_viewed_pricing
+    from engagement
+),
+
 final as (
     select
         cast(features.customer_id as {{ dbt.type_string() }}) as customer_id,
@@ -175,6 +191,16 @@ final as (
                 else 'lapsed'
             end as {{ dbt.type_string() }}
         ) as lifecycle_stage,
+        cast(
+            case
+                when
+                    intent_signals.has_abandoned_cart
+                    and intent_signals.has_viewed_pricing
+                    then 'both'
+                when intent_signals.has_abandoned_cart then 'cart_abandonment'
+                when intent_signals.has_viewed_pricing then 'pricing_views'
+            end as {{ dbt.type_string() }}
+        ) as high_intent_reason,
         cast(churn_scores.churn_reasons as {{ dbt.type_string() }})
             as churn_reasons,
         cast(clv_scores.clv_model_kind as {{ dbt.type_string() }})
@@ -220,6 +246,11 @@ final as (
             as is_rising_value,
         cast(lookalike_scores.is_lookalike_seed as {{ dbt.type_boolean() }})
             as is_lookalike_seed,
+        coalesce(
+            intent_signals.has_abandoned_cart
+            or intent_signals.has_viewed_pricing,
+            false
+        ) as is_high_intent,
         features.cutoff_date as as_of_date
     from features
     cross join main_campaign
@@ -237,6 +268,10 @@ final as (
         on features.customer_id = segment_scores.customer_id
     left join main_campaign_uplift
         on features.customer_id = main_campaign_uplift.customer_id
+    left join intent_signals
+        on
+            features.customer_id = intent_signals.customer_id
+            and features.cutoff_date = intent_signals.cutoff_date
 )
 
 select * from final

@@ -5,30 +5,6 @@
     cutoff, or whose other events arrive late, counts with the events known
     then: whether it counts never depends on data on or after the cutoff.
 -#}
-{%- set session_aggregates -%}
-        min(customer_id) as customer_id,
-        min(device) as device,
-        count(*) as event_count,
-        sum(case when event_type = 'page_view' then 1 else 0 end)
-            as page_view_count,
-        sum(case when event_type = 'product_view' then 1 else 0 end)
-            as product_view_count,
-        sum(case when event_type = 'add_to_cart' then 1 else 0 end)
-            as add_to_cart_count,
-        sum(case when event_type = 'checkout' then 1 else 0 end)
-            as checkout_count,
-        sum(case when event_type = 'pricing_view' then 1 else 0 end)
-            as pricing_view_count,
-        sum(case when event_type = 'search' then 1 else 0 end)
-            as search_count,
-        sum(case when event_type = 'docs_view' then 1 else 0 end)
-            as docs_view_count,
-        count(distinct category) as category_count,
-        min(occurred_at) as started_at,
-        max(occurred_at) as ended_at,
-        max(received_at) as last_received_at
-{%- endset %}
-
 with
 
 events as (
@@ -41,13 +17,11 @@ cutoffs as (
 ),
 
 sessions_complete as (
-    -- Every session once, from all its events: what each cutoff sees of it
-    -- when the session was completely known before that cutoff.
-    select
-        session_id,
-        {{ session_aggregates }}
-    from events
-    group by session_id
+    -- Every session once, from all its events (int_sessions, incremental):
+    -- what each cutoff sees of it when the session was completely known
+    -- before that cutoff.
+    select * exclude (_events_loaded_at, _change)
+    from {{ ref('int_sessions') }}
 ),
 
 complete_at_cutoff as (
@@ -96,7 +70,7 @@ events_known_at_straddled_cutoff as (
 partial_at_cutoff as (
     select
         session_id,
-        {{ session_aggregates }},
+        {{ session_aggregates() }},
         cutoff_date
     from events_known_at_straddled_cutoff
     group by session_id, cutoff_date

@@ -1,9 +1,10 @@
 {#-
     One row per customer as of as_of_date: the primary behavioral segment,
-    value tier, churn-risk band, micro-segment, lifecycle stage and
-    membership in the built-in audiences (builtin_audience_ids(); every
-    audience, built-in or added to seeds/audience_rules.csv, is in
-    fct_audience_members). History lives in the snapshot.
+    value tier, churn-risk band, micro-segment, lifecycle stage, the
+    event-triggered high-intent flag with its reason, and membership in the
+    built-in audiences (builtin_audience_ids(); every audience, built-in or
+    added to seeds/audience_rules.csv, is in fct_audience_members). History
+    lives in the snapshot.
 -#}
 {%- set audience_list = audiences() -%}
 with
@@ -37,6 +38,8 @@ final as (
         cast(micro_segments.micro_segment as {{ dbt.type_string() }})
             as micro_segment,
         customer_scores.lifecycle_stage,
+        customer_scores.high_intent_reason,
+        customer_scores.is_high_intent,
         {%- for audience_id in builtin_audience_ids() %}
         audience_flags.is_in_{{ audience_id }},
         {%- endfor %}

@@ -18,9 +18,20 @@ Figures and where they come from:
   generation, staging, intermediate and features; customers per second for the
   Python models and the marts.
 
-The pure parts (parsing, grouping, rendering) take and return plain dicts and
-strings and are unit-tested; only :func:`run_scale` and its helpers run
-processes.
+Daily refresh (on by default; ``refresh=False`` skips it): the full build
+runs on a copy of the raw layout where the event tables are directories of
+daily files (docs/raw_contract.md, "Daily files and incremental loads"):
+every other table hard-linked, ``events/part-000.parquet`` and
+``email_events/part-000.parquet`` holding the rows received before the last
+day D of the data, as of D - 1 with training. Then the day-D files
+(``part-001.parquet``) arrive and a second ``dbt build`` with ``as_of_date: D,
+retrain: false`` on the same warehouse is timed the same way: the event
+tables load only the new files and the approved models score every customer.
+Its figures and their ratio to the full build's are ``result["refresh"]``.
+
+The pure parts (parsing, grouping, rendering, splitting the event tables)
+take and return plain dicts, strings and files and are unit-tested; only
+:func:`run_scale` and its helpers run processes.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -39,9 +51,30 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: raw_rows counts what the full build read (table directories included),
+# generation.raw_rows_total what was generated; build.vars; refresh.
+SCHEMA_VERSION = 2
 TIME_BINARY = Path("/usr/bin/time")
 RAW_SUFFIXES = (".parquet", ".csv")
+
+# The event tables delivered as daily files, and the time that decides the
+# day a row arrives (as tests/integration/test_incremental_refresh.py splits).
+DAILY_EVENT_TABLES = {
+    "events": "coalesce(received_at, occurred_at)",
+    "email_events": "occurred_at",
+}
+TRUTH_DIR = "truth"
+DAY_ONE_FILE = "part-000.parquet"
+NEW_DAY_FILE = "part-001.parquet"
+# Lines that macros/staging/incremental_raw_load.sql logs per event table.
+INCREMENTAL_LOAD_LINE = re.compile(
+    r"\b(?P<table>\w+): incremental load of (?P<new>\d+) new raw file\(s\); "
+    r"(?P<reread>\d+) loaded file\(s\) read again"
+)
+RELOAD_LINE = re.compile(
+    r"\b(?P<table>\w+): (?P<changed>\d+) raw file\(s\) read by an earlier "
+    r"build changed"
+)
 
 # Model folders (fqn[1] / models/<folder>/) and their phase.
 FOLDER_PHASES = {
@@ -319,6 +352,175 @@ def result_file_name(customers: int, tests: bool) -> str:
     return f"bench_{customers}{'' if tests else '_no_tests'}.json"
 
 
+# --- daily refresh: raw layout and figures --------------------------------
+
+
+def refresh_day(raw_dir: Path) -> dt.date:
+    """The last day D of generated demo data: its truth manifest's as-of date.
+
+    The generator's data end with that day, and it is the project's default
+    ``as_of_date`` (the last staged order date). Raises RuntimeError when the
+    manifest is missing (not demo data).
+    """
+    manifest = raw_dir / TRUTH_DIR / "manifest.json"
+    try:
+        return dt.date.fromisoformat(json.loads(manifest.read_text())["as_of_date"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise RuntimeError(
+            f"no as_of_date in {manifest} ({exc}): the daily refresh needs demo "
+            "data from predictive_segments.synth; run with --no-refresh"
+        ) from exc
+
+
+def daily_raw_dir(raw_dir: Path) -> Path:
+    """Where the daily-file layout of ``raw_dir`` goes: ``<raw_dir>_daily``."""
+    return raw_dir.with_name(raw_dir.name + "_daily")
+
+
+def _event_file(source_dir: Path, table: str) -> Path | None:
+    """The generated Parquet file of an event table, None when there is none."""
+    path = source_dir / f"{table}.parquet"
+    if path.is_file():
+        return path
+    if (source_dir / f"{table}.csv").is_file():
+        raise RuntimeError(
+            f"{source_dir / table}.csv: the daily refresh splits Parquet event "
+            "files only; generate Parquet demo data or run with --no-refresh"
+        )
+    return None
+
+
+def _write_event_day(
+    source: Path, target: Path, time_expression: str, day: dt.date, *, new: bool
+) -> int:
+    """Rows of ``source`` that arrived on or after ``day`` (``new``) or before it
+    (and those without a time) into the Parquet file ``target``; their count."""
+    import duckdb
+
+    arrived = (
+        f"{time_expression} >= date '{day.isoformat()}'"
+        if new
+        else f"{time_expression} < date '{day.isoformat()}' "
+        f"or {time_expression} is null"
+    )
+    source_literal = str(source).replace("'", "''")
+    target_literal = str(target).replace("'", "''")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as connection:
+        [(rows,)] = connection.execute(
+            f"copy (select * from read_parquet('{source_literal}') where {arrived}) "
+            f"to '{target_literal}' (format parquet)"
+        ).fetchall()
+    return int(rows)
+
+
+def prepare_daily_raw(
+    source_dir: Path, daily_dir: Path, day: dt.date
+) -> dict[str, Any]:
+    """Day-1 raw layout of ``source_dir`` in ``daily_dir`` (made anew).
+
+    Every raw file but the event tables is hard-linked (symlinked when a hard
+    link is impossible), never copied; each event table becomes a directory
+    ``<table>/`` holding ``part-000.parquet``: the rows received before
+    ``day`` and those without a time. Returns ``linked`` (file names),
+    ``link_method`` and ``day_one_rows`` (rows per event table).
+    """
+    if daily_dir.resolve() == source_dir.resolve():
+        raise ValueError(f"the daily layout would replace the raw data {source_dir}")
+    if daily_dir.exists():
+        shutil.rmtree(daily_dir)
+    daily_dir.mkdir(parents=True)
+    linked, methods = [], set()
+    for path in sorted(source_dir.iterdir()):
+        if not path.is_file() or path.suffix not in RAW_SUFFIXES:
+            continue
+        if path.stem in DAILY_EVENT_TABLES:
+            continue
+        target = daily_dir / path.name
+        try:
+            os.link(path, target)
+            methods.add("hard link")
+        except OSError:
+            target.symlink_to(path.resolve())
+            methods.add("symlink")
+        linked.append(path.name)
+    day_one_rows = {}
+    for table, time_expression in DAILY_EVENT_TABLES.items():
+        source = _event_file(source_dir, table)
+        if source is not None:
+            target = daily_dir / table / DAY_ONE_FILE
+            day_one_rows[table] = _write_event_day(
+                source, target, time_expression, day, new=False
+            )
+    return {
+        "linked": linked,
+        "link_method": " and ".join(sorted(methods)) or None,
+        "day_one_rows": day_one_rows,
+    }
+
+
+def deliver_new_day(source_dir: Path, daily_dir: Path, day: dt.date) -> dict[str, int]:
+    """Add day ``day``'s files to the layout of :func:`prepare_daily_raw`.
+
+    Writes ``<table>/part-001.parquet``: the rows of each event table that
+    arrived on or after ``day`` (possibly none: the file then holds only the
+    schema, as a loader's empty day would). Returns rows per event table.
+    """
+    rows = {}
+    for table, time_expression in DAILY_EVENT_TABLES.items():
+        source = _event_file(source_dir, table)
+        if source is not None:
+            target = daily_dir / table / NEW_DAY_FILE
+            rows[table] = _write_event_day(
+                source, target, time_expression, day, new=True
+            )
+    return rows
+
+
+def parse_incremental_loads(log_text: str) -> dict[str, dict[str, Any]]:
+    """How each event table was loaded, from a ``dbt build``'s output.
+
+    Per table: ``new_files`` and ``reread_files`` (loaded files read again for
+    keys seen again or rechecked) of an incremental load, or ``reloaded`` True
+    when a file read before had changed and the table was reloaded
+    completely. Tables without such a line (a full build) are absent.
+    """
+    loads: dict[str, dict[str, Any]] = {}
+    for line in log_text.splitlines():
+        if match := INCREMENTAL_LOAD_LINE.search(line):
+            loads[match["table"]] = {
+                "new_files": int(match["new"]),
+                "reread_files": int(match["reread"]),
+                "reloaded": False,
+            }
+        elif match := RELOAD_LINE.search(line):
+            loads[match["table"]] = {
+                "changed_files": int(match["changed"]),
+                "reloaded": True,
+            }
+    return dict(sorted(loads.items()))
+
+
+def refresh_ratios(
+    full: Mapping[str, Any], refresh: Mapping[str, Any]
+) -> dict[str, float | None]:
+    """Refresh / full build of the measured figures (None when one is missing).
+
+    ``wall_s``: the dbt process, parsing included; ``elapsed_s``: dbt's own
+    build time; ``cpu_s``: user + system; ``max_rss_kb``: peak memory.
+    """
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else round(a / b, 4)
+
+    ratios = {
+        key: ratio(refresh.get(key), full.get(key))
+        for key in ("wall_s", "elapsed_s", "max_rss_kb")
+    }
+    ratios["cpu_s"] = ratio(_cpu_seconds(refresh), _cpu_seconds(full))
+    return ratios
+
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -369,12 +571,23 @@ def render_markdown(results: Sequence[Mapping[str, Any]]) -> str:
                 f"{build.get('exit_code')}: {_statuses(build)}): nodes after the "
                 "failure were skipped and their phases read `skipped`."
             )
-    sections = (
-        ("Wall time per phase", _time_table),
+        refresh_build = (result.get("refresh") or {}).get("build") or {}
+        if refresh_build and refresh_build.get("exit_code") != 0:
+            lines.append(
+                f"\n**The daily refresh at {result_label(result)} failed** (exit "
+                f"{refresh_build.get('exit_code')}: {_statuses(refresh_build)}); "
+                f"see {result.get('run_dir', '<run dir>')}/refresh.log."
+            )
+    sections: list[tuple[str, Callable[[Sequence[Mapping[str, Any]]], list[str]]]] = [
+        ("Wall time per phase", _time_table)
+    ]
+    if any(r.get("refresh") for r in results):
+        sections.append(("Daily refresh", _refresh_tables))
+    sections += [
         ("Throughput", _throughput_table),
         ("Raw rows", _raw_rows_table),
         ("Runs", _runs_table),
-    )
+    ]
     for title, table in sections:
         lines += ["", f"## {title}", "", *table(results)]
     largest = max(results, key=lambda r: r["customers"])
@@ -461,6 +674,225 @@ def _time_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return notes + _table(header, rows)
 
 
+def _yes_no(flag: bool | None) -> str | None:
+    return None if flag is None else ("yes" if flag else "no")
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:,.1f} %"
+
+
+def _phase_cell(phases: Sequence[Mapping[str, Any]], phase: str) -> str:
+    """Seconds of ``phase`` in a build's phases, flagged when it failed."""
+    entry = next((p for p in phases if p["phase"] == phase), None)
+    if entry is None:
+        return "-"
+    statuses = set(entry.get("statuses", {}))
+    if statuses == {"skipped"}:
+        return "skipped"
+    flag = " (failed)" if {"error", "fail"} & statuses else ""
+    return _seconds(entry["seconds"]) + flag
+
+
+def _loads_text(loads: Mapping[str, Mapping[str, Any]]) -> str:
+    if not loads:
+        return "-"
+    parts = []
+    for table, load in loads.items():
+        if load.get("reloaded"):
+            parts.append(f"{table}: reloaded")
+        else:
+            parts.append(
+                f"{table}: {load.get('new_files')} new, "
+                f"{load.get('reread_files')} read again"
+            )
+    return "; ".join(parts)
+
+
+def _refresh_tables(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Full build vs daily refresh per scale: totals, raw rows, phases."""
+    results = [r for r in results if r.get("refresh")]
+    header = [""]
+    for label in map(result_label, results):
+        header += [f"{label} full", f"{label} refresh", f"{label} refresh/full"]
+
+    def row(
+        name: str,
+        full: Callable[[Mapping[str, Any]], Any],
+        refresh: Callable[[Mapping[str, Any]], Any],
+        show: Callable[[Any], str],
+        ratio: bool = True,
+    ) -> list[str]:
+        cells = [name]
+        for result in results:
+            refreshed = result["refresh"]
+            a = full(result)
+            b = refresh(refreshed) if refreshed.get("build") else None
+            share = b / a if ratio and a and b is not None else None
+            cells += [show(a), show(b), _percent(share) if ratio else ""]
+        return cells
+
+    def text(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    def build_of(result: Mapping[str, Any]) -> Mapping[str, Any]:
+        return result["build"]
+
+    def refresh_build(refreshed: Mapping[str, Any]) -> Mapping[str, Any]:
+        return refreshed["build"]
+
+    rows = [
+        row(
+            "as_of_date",
+            lambda r: build_of(r).get("as_of_date") or "last order date",
+            lambda x: x.get("as_of_date"),
+            text,
+            ratio=False,
+        ),
+        row(
+            "retrain",
+            lambda r: _yes_no((build_of(r).get("vars") or {}).get("retrain", True)),
+            lambda x: _yes_no((refresh_build(x).get("vars") or {}).get("retrain")),
+            text,
+            ratio=False,
+        ),
+    ]
+    for name, key in (
+        ("dbt process wall (with parsing), s", "wall_s"),
+        ("dbt build elapsed, s", "elapsed_s"),
+    ):
+        rows.append(
+            row(
+                name,
+                lambda r, key=key: build_of(r).get(key),
+                lambda x, key=key: refresh_build(x).get(key),
+                _seconds,
+            )
+        )
+    rows.append(
+        row(
+            "dbt CPU (user + system), s",
+            lambda r: _cpu_seconds(build_of(r)),
+            lambda x: _cpu_seconds(refresh_build(x)),
+            _seconds,
+        )
+    )
+    rows.append(
+        row(
+            "peak memory, GiB",
+            lambda r: build_of(r).get("max_rss_kb"),
+            lambda x: refresh_build(x).get("max_rss_kb"),
+            _gib,
+        )
+    )
+    for table in DAILY_EVENT_TABLES:
+        rows.append(
+            row(
+                f"raw rows of `{table}` files read",
+                lambda r, table=table: r["raw_rows"].get(table),
+                lambda x, table=table: (x.get("new_raw_rows") or {}).get(table),
+                count,
+            )
+        )
+    rows += [
+        row(
+            "incremental loads",
+            lambda r: "full load",
+            lambda x: _loads_text(x.get("incremental_loads") or {}),
+            text,
+            ratio=False,
+        ),
+        row(
+            "dbt exit code",
+            lambda r: build_of(r).get("exit_code"),
+            lambda x: refresh_build(x).get("exit_code"),
+            text,
+            ratio=False,
+        ),
+        row(
+            "dbt statuses",
+            lambda r: _statuses(build_of(r)),
+            lambda x: _statuses(refresh_build(x)),
+            text,
+            ratio=False,
+        ),
+    ]
+    skipped = [
+        f"{result_label(r)}: {r['refresh']['skipped']}"
+        for r in results
+        if r["refresh"].get("skipped")
+    ]
+    notes = [
+        "Full build: `dbt build` of a new warehouse on the raw data with the "
+        "events and e-mail events delivered as daily files, those received "
+        "before the last day D of the data (`<table>/part-000.parquet`), as "
+        "of D - 1, training every model: the build of the tables above. "
+        "Refresh: day D's files (`part-001.parquet`) arrive and "
+        "`dbt build --vars '{as_of_date: D, retrain: false}'` runs on the same "
+        "warehouse: the event tables read only the new files, sessions are "
+        "recomputed where events arrived, features are built at D only and "
+        "the approved models score every customer. Both builds run the data "
+        "tests unless the scale says `(no tests)`. The refresh's process wall "
+        "includes a full parse (its vars differ from the full build's); "
+        "`dbt build elapsed` does not. Raw rows: the rows of the event files "
+        "each build received (full: day-1 files; refresh: the new files); "
+        "incremental loads: new files and loaded files read again for keys "
+        "seen again, from the refresh's log.",
+        *(f"Refresh not run at {text}." for text in skipped),
+        "",
+    ]
+    phase_header = ["phase"]
+    for label in map(result_label, results):
+        phase_header += [f"{label} full s", f"{label} refresh s"]
+    phases = phase_order(
+        p["phase"]
+        for r in results
+        for p in [*r["phases"], *(r["refresh"].get("phases") or [])]
+    )
+    phase_rows = [
+        [
+            phase,
+            *(
+                cell
+                for r in results
+                for cell in (
+                    _phase_cell(r["phases"], phase),
+                    _phase_cell(r["refresh"].get("phases") or [], phase),
+                )
+            ),
+        ]
+        for phase in phases
+    ]
+    lines = [
+        *notes,
+        *_table(header, rows),
+        "",
+        "Seconds per phase (sum of dbt's `execution_time` over the phase's "
+        "nodes, as above):",
+        "",
+        *_table(phase_header, phase_rows),
+    ]
+    measured = [r for r in results if r["refresh"].get("slowest_nodes")]
+    if measured:
+        largest = max(measured, key=lambda r: r["customers"])
+        lines += [
+            "",
+            f"Slowest nodes of the refresh at {result_label(largest)}:",
+            "",
+            *_table(
+                ["node", "phase", "s"],
+                (
+                    [n["node"], n["phase"], _seconds(n["seconds"])]
+                    for n in largest["refresh"]["slowest_nodes"]
+                ),
+            ),
+        ]
+    return lines
+
+
 def _cpu_seconds(figures: Mapping[str, Any]) -> float | None:
     """User + system CPU seconds of a measured process, if measured."""
     if figures.get("user_s") is None or figures.get("system_s") is None:
@@ -479,7 +911,13 @@ def _throughput_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
                 seconds = figures.get(
                     "wall_s" if phase == "generation" else "elapsed_s"
                 )
-                value = result["raw_rows_total"] / seconds if seconds else None
+                # Generation: the rows generated; the build: those it read.
+                raw_total = (
+                    figures.get("raw_rows_total", result["raw_rows_total"])
+                    if phase == "generation"
+                    else result["raw_rows_total"]
+                )
+                value = raw_total / seconds if seconds else None
                 unit = "raw rows/s"
             else:
                 entry = next((p for p in result["phases"] if p["phase"] == phase), {})
@@ -513,6 +951,11 @@ def _runs_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
         ["seed", *each(lambda r: str(r["seed"]))],
         ["data tests", *each(lambda r: "yes" if r.get("tests", True) else "no")],
         ["dbt threads", *each(lambda r: str(r["machine"].get("segments_threads")))],
+        ["raw layout", *each(lambda r: r.get("raw_layout", "one file per table"))],
+        [
+            "as_of_date",
+            *each(lambda r: r["build"].get("as_of_date") or "last order date"),
+        ],
         ["dbt exit code", *each(lambda r: str(r["build"].get("exit_code")))],
         ["dbt statuses", *each(lambda r: _statuses(r["build"]))],
         [
@@ -616,20 +1059,39 @@ def git_info(project_dir: Path) -> dict[str, Any]:
 
 
 def count_raw_rows(raw_dir: Path) -> dict[str, int]:
-    """Rows per raw file (``<table>.parquet`` / ``.csv``) in ``raw_dir``."""
+    """Rows per raw table in ``raw_dir``, as the project reads them.
+
+    A table is a file ``<table>.parquet`` (or ``.csv``; Parquet wins) and/or a
+    directory ``<table>/`` of such files (docs/raw_contract.md): its rows are
+    the sum over them. The generator's ``truth/`` directory is not a table.
+    """
     import duckdb
 
+    files: dict[str, list[Path]] = {}
+    for path in sorted(raw_dir.iterdir()):
+        if path.is_file() and path.suffix in RAW_SUFFIXES:
+            if path.suffix == ".csv" and path.with_suffix(".parquet").is_file():
+                continue
+            files.setdefault(path.stem, []).append(path)
+        elif path.is_dir() and path.name != TRUTH_DIR:
+            parts = [
+                part
+                for part in sorted(path.iterdir())
+                if part.is_file() and part.suffix in RAW_SUFFIXES
+            ]
+            if parts:
+                files.setdefault(path.name, []).extend(parts)
     counts = {}
     with duckdb.connect() as connection:
-        for path in sorted(raw_dir.iterdir()):
-            if path.suffix not in RAW_SUFFIXES or not path.is_file():
-                continue
-            reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
-            literal = str(path).replace("'", "''")
-            [(count,)] = connection.execute(
-                f"select count(*) from {reader}('{literal}')"
-            ).fetchall()
-            counts[path.stem] = int(count)
+        for table in sorted(files):
+            counts[table] = 0
+            for path in files[table]:
+                reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+                literal = str(path).replace("'", "''")
+                [(count,)] = connection.execute(
+                    f"select count(*) from {reader}('{literal}')"
+                ).fetchall()
+                counts[table] += int(count)
     return counts
 
 
@@ -685,6 +1147,58 @@ def run_measured(
     return figures
 
 
+def _timed_dbt_build(
+    command: Sequence[str],
+    *,
+    project_dir: Path,
+    env: Mapping[str, str],
+    run_dir: Path,
+    name: str,
+    target: Path,
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """Run one measured ``dbt build``; its figures, run results and nodes.
+
+    Output goes to ``run_dir/<name>.log`` and the time report to
+    ``run_dir/<name>.time.txt``. The run results are None when dbt wrote none
+    (it failed before running a node).
+    """
+    (target / "run_results.json").unlink(missing_ok=True)
+    figures = run_measured(
+        command,
+        cwd=project_dir,
+        env={**env, "DBT_TARGET_PATH": str(target)},
+        log=run_dir / f"{name}.log",
+        time_log=run_dir / f"{name}.time.txt",
+    )
+    figures["command"] = list(command)
+    results_path = target / "run_results.json"
+    if not results_path.is_file():
+        return figures, None, {}
+    run_results = json.loads(results_path.read_text())
+    manifest_path = target / "manifest.json"
+    nodes = (
+        json.loads(manifest_path.read_text()).get("nodes", {})
+        if manifest_path.is_file()
+        else {}
+    )
+    figures["elapsed_s"] = round(float(run_results.get("elapsed_time") or 0.0), 3)
+    figures["statuses"] = dict(
+        sorted(Counter(r["status"] for r in run_results["results"]).items())
+    )
+    return figures, run_results, nodes
+
+
+def _dbt_build_command(
+    dbt: Path, tests: bool, dbt_vars: Mapping[str, Any] | None
+) -> list[str]:
+    command = [str(dbt), "build", "--profiles-dir", ".", "--project-dir", "."]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    if not tests:
+        command += ["--exclude-resource-type", "test", "unit_test"]
+    return command
+
+
 def run_scale(
     customers: int,
     *,
@@ -694,6 +1208,7 @@ def run_scale(
     project_dir: Path,
     tests: bool = True,
     regenerate: bool = False,
+    refresh: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Generate (or reuse) demo data, build it with dbt, write the result.
@@ -701,6 +1216,13 @@ def run_scale(
     Data go to ``data_dir/customers_<n>_seed_<seed>``; the warehouse, dbt's
     target and logs, and the time reports to ``out_dir/<n>[_no_tests]/``; the
     result to ``out_dir/bench_<n>[_no_tests].json``, which is also returned.
+
+    With ``refresh`` the full build runs on the daily-file layout
+    (``<data dir>_daily``, :func:`prepare_daily_raw`) as of the day before the
+    last, then the last day's files arrive and the daily refresh is measured
+    on the same warehouse (``result["refresh"]``; the module docstring says
+    how). Without it the full build reads the generated files as they are, as
+    of the default ``as_of_date``.
     """
     python = Path(sys.executable)
     dbt = python.with_name("dbt")
@@ -710,6 +1232,7 @@ def run_scale(
     raw_dir.parent.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_before = list(os.getloadavg())
+    label = f"[bench {scale_label(customers)}]"
 
     # The package of the project benchmarked, before the one installed in the
     # virtual environment (dbt-duckdb appends module_paths to sys.path).
@@ -725,9 +1248,9 @@ def run_scale(
     ]  # fmt: skip
     if not regenerate:
         generate.append("--skip-if-present")
-    manifest = raw_dir / "truth" / "manifest.json"
+    manifest = raw_dir / TRUTH_DIR / "manifest.json"
     written_before = manifest.stat().st_mtime_ns if manifest.is_file() else None
-    echo(f"[bench {scale_label(customers)}] generating demo data into {raw_dir}")
+    echo(f"{label} generating demo data into {raw_dir}")
     generation = run_measured(
         generate,
         cwd=project_dir,
@@ -749,55 +1272,51 @@ def run_scale(
         generation.update(
             _earlier_generation(out_dir, customers, seed) or {"wall_s": None}
         )
-    raw_rows = count_raw_rows(raw_dir)
+    generation["raw_rows_total"] = sum(count_raw_rows(raw_dir).values())
+
+    # The raw data the full build reads: as generated, or the day-1 layout.
+    build_raw_dir, full_vars, daily, day = raw_dir, None, None, None
+    if refresh:
+        day = refresh_day(raw_dir)
+        build_raw_dir = daily_raw_dir(raw_dir)
+        echo(
+            f"{label} daily layout in {build_raw_dir}: event files received "
+            f"before {day}"
+        )
+        daily = prepare_daily_raw(raw_dir, build_raw_dir, day)
+        day_before = day - dt.timedelta(days=1)
+        full_vars = {"as_of_date": day_before.isoformat(), "retrain": True}
+    raw_rows = count_raw_rows(build_raw_dir)
 
     db_path = run_dir / "warehouse.duckdb"
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(run_dir / "exports", ignore_errors=True)
     target = run_dir / "dbt"
-    (target / "run_results.json").unlink(missing_ok=True)
     env = {
         **base_env,
-        "SEGMENTS_RAW_DIR": str(raw_dir),
+        "SEGMENTS_RAW_DIR": str(build_raw_dir),
         "SEGMENTS_DB": str(db_path),
         "SEGMENTS_EXPORTS_DIR": str(run_dir / "exports"),
-        "DBT_TARGET_PATH": str(target),
         "DBT_LOG_PATH": str(run_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    build = [str(dbt), "build", "--profiles-dir", ".", "--project-dir", "."]
-    if not tests:
-        build += ["--exclude-resource-type", "test", "unit_test"]
-    echo(
-        f"[bench {scale_label(customers)}] dbt build into {db_path} "
-        f"(log: {run_dir / 'dbt.log'})"
-    )
-    figures = run_measured(
-        build,
-        cwd=project_dir,
+    echo(f"{label} dbt build into {db_path} (log: {run_dir / 'dbt.log'})")
+    figures, run_results, nodes = _timed_dbt_build(
+        _dbt_build_command(dbt, tests, full_vars),
+        project_dir=project_dir,
         env=env,
-        log=run_dir / "dbt.log",
-        time_log=run_dir / "dbt.time.txt",
+        run_dir=run_dir,
+        name="dbt",
+        target=target,
     )
-    figures["command"] = build
-    results_path = target / "run_results.json"
-    if not results_path.is_file():
+    if run_results is None:
         raise RuntimeError(
             f"dbt build wrote no run_results.json (exit {figures['exit_code']}); "
             f"see {run_dir / 'dbt.log'}"
         )
-    run_results = json.loads(results_path.read_text())
-    manifest_path = target / "manifest.json"
-    nodes = (
-        json.loads(manifest_path.read_text()).get("nodes", {})
-        if manifest_path.is_file()
-        else {}
-    )
-    figures["elapsed_s"] = round(float(run_results.get("elapsed_time") or 0.0), 3)
-    figures["statuses"] = dict(
-        sorted(Counter(r["status"] for r in run_results["results"]).items())
-    )
+    figures["vars"] = full_vars or {}
+    figures["as_of_date"] = (full_vars or {}).get("as_of_date")
 
     raw_total = sum(raw_rows.values())
     result = {
@@ -806,13 +1325,13 @@ def run_scale(
         "seed": seed,
         "tests": tests,
         "started_at": started_at,
-        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "git": git_info(project_dir),
         "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "project_dir": str(project_dir),
-        "raw_dir": str(raw_dir),
+        "raw_dir": str(build_raw_dir),
+        "generated_raw_dir": str(raw_dir),
+        "raw_layout": ("daily event files, day 1" if refresh else "one file per table"),
         "run_dir": str(run_dir),
         "raw_rows": raw_rows,
         "raw_rows_total": raw_total,
@@ -830,12 +1349,99 @@ def run_scale(
             "and its descendants, not a sum); dbt-duckdb runs DuckDB and the Python "
             "models in the dbt process, so the dbt build's peak is the build's peak",
             "python model throughput: generated customers per second",
+            "raw_rows: rows of the raw files the full build read; "
+            "generation.raw_rows_total: rows generated",
         ],
     }
+    if day is not None:
+        result["refresh"] = _run_refresh(
+            figures,
+            raw_dir=raw_dir,
+            daily_dir=build_raw_dir,
+            day=day,
+            daily=daily or {},
+            dbt=dbt,
+            tests=tests,
+            project_dir=project_dir,
+            env=env,
+            run_dir=run_dir,
+            full_target=target,
+            echo=lambda text: echo(f"{label} {text}"),
+        )
+    result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     (out_dir / result_file_name(customers, tests)).write_text(
         json.dumps(result, indent=2) + "\n"
     )
     return result
+
+
+def _run_refresh(
+    full: Mapping[str, Any],
+    *,
+    raw_dir: Path,
+    daily_dir: Path,
+    day: dt.date,
+    daily: Mapping[str, Any],
+    dbt: Path,
+    tests: bool,
+    project_dir: Path,
+    env: Mapping[str, str],
+    run_dir: Path,
+    full_target: Path,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    """Deliver day ``day``'s event files and time the daily refresh build.
+
+    Returns the ``refresh`` part of a result: the day, the new files and their
+    rows, the build's figures, phases, slowest nodes, the incremental loads
+    its log reports and the ratios to the full build ``full``; or only
+    ``skipped`` (why) when the full build failed.
+    """
+    refresh: dict[str, Any] = {
+        "as_of_date": day.isoformat(),
+        "raw_dir": str(daily_dir),
+        "link_method": daily.get("link_method"),
+        "day_one_raw_rows": dict(daily.get("day_one_rows") or {}),
+    }
+    if full.get("exit_code") != 0:
+        refresh["skipped"] = "the full build failed"
+        return refresh
+    new_rows = deliver_new_day(raw_dir, daily_dir, day)
+    refresh["new_files"] = {
+        table: str(daily_dir / table / NEW_DAY_FILE) for table in new_rows
+    }
+    refresh["new_raw_rows"] = new_rows
+    refresh["new_raw_rows_total"] = sum(new_rows.values())
+    target = run_dir / "dbt_refresh"
+    target.mkdir(parents=True, exist_ok=True)
+    # What a daily job finds in its target directory: the last build's parse.
+    partial_parse = full_target / "partial_parse.msgpack"
+    if partial_parse.is_file():
+        shutil.copy2(partial_parse, target / partial_parse.name)
+    refresh_vars = {"as_of_date": day.isoformat(), "retrain": False}
+    echo(
+        f"daily refresh: {refresh['new_raw_rows_total']:,} new raw rows, dbt build "
+        f"as of {day} without retraining (log: {run_dir / 'refresh.log'})"
+    )
+    figures, run_results, nodes = _timed_dbt_build(
+        _dbt_build_command(dbt, tests, refresh_vars),
+        project_dir=project_dir,
+        env=env,
+        run_dir=run_dir,
+        name="refresh",
+        target=target,
+    )
+    figures["vars"] = refresh_vars
+    refresh["build"] = figures
+    refresh["incremental_loads"] = parse_incremental_loads(
+        (run_dir / "refresh.log").read_text(errors="replace")
+    )
+    if run_results is not None:
+        refresh["phases"] = group_phases(run_results, nodes)
+        refresh["slowest_nodes"] = slowest_nodes(run_results, nodes, top=10)
+    refresh["ratio"] = refresh_ratios(full, figures)
+    return refresh
 
 
 def _earlier_generation(

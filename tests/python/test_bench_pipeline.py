@@ -1,17 +1,28 @@
-"""The pure parts of `make bench`: time -v parsing, phases, Markdown."""
+"""The pure parts of `make bench`: time -v parsing, phases, Markdown, and the
+daily-file layout of the refresh measurement."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 
+import duckdb
 import pytest
 
 from predictive_segments.bench import (
     add_throughput,
+    count_raw_rows,
+    daily_raw_dir,
+    deliver_new_day,
     group_phases,
     load_results,
     node_phase,
+    parse_incremental_loads,
     parse_time_v,
+    prepare_daily_raw,
+    refresh_day,
+    refresh_ratios,
     render_markdown,
     result_file_name,
     scale_label,
@@ -267,3 +278,272 @@ def test_markdown_says_when_a_build_failed_and_its_phases_were_skipped():
     text = render_markdown([failed])
     assert "**The dbt build at 100k failed** (exit 1: error 1, skipped 2)" in text
     assert "| marts | skipped | - |" in text
+
+
+# --- daily refresh ---------------------------------------------------------
+
+DAY = dt.date(2026, 9, 30)
+
+
+def _write_raw(raw_dir):
+    """A tiny generated data set: orders, events, e-mail events, truth."""
+    raw_dir.mkdir()
+    (raw_dir / "truth").mkdir()
+    (raw_dir / "truth" / "manifest.json").write_text(
+        json.dumps({"as_of_date": DAY.isoformat(), "customers": 3})
+    )
+    with duckdb.connect() as db:
+        db.execute(
+            f"""copy (select * from (values ('c1'), ('c2'), ('c3')) t(customer_id))
+            to '{raw_dir / "truth" / "customers.parquet"}'"""
+        )
+        db.execute(
+            f"""copy (select * from (values
+                ('o1', 'c1', '2026-09-29 10:00:00'),
+                ('o2', 'c2', '2026-09-30 11:00:00')
+            ) t(order_id, customer_id, ordered_at))
+            to '{raw_dir / "orders.parquet"}'"""
+        )
+        # event_id: which file each row belongs in (old: day 1, new: day 2).
+        db.execute(
+            f"""copy (select
+                event_id,
+                cast(occurred_at as timestamp) as occurred_at,
+                cast(received_at as timestamp) as received_at
+            from (values
+                ('old-before', '2026-09-28 09:00', '2026-09-28 09:01'),
+                ('old-last-second', '2026-09-29 23:59:59', null),
+                ('old-no-time', null, null),
+                ('new-late-arrival', '2026-09-29 22:00', '2026-09-30 01:00'),
+                ('new-on-day', '2026-09-30 00:00', null),
+                ('new-future', '2095-11-23 00:00', null)
+            ) t(event_id, occurred_at, received_at))
+            to '{raw_dir / "events.parquet"}'"""
+        )
+        db.execute(
+            f"""copy (select * from (values
+                ('old-mail', timestamp '2026-09-29 08:00'),
+                ('new-mail', timestamp '2026-09-30 08:00')
+            ) t(email_event_id, occurred_at))
+            to '{raw_dir / "email_events.parquet"}'"""
+        )
+
+
+def _ids(path, column="event_id"):
+    with duckdb.connect() as db:
+        rows = db.execute(f"select {column} from read_parquet('{path}')").fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def test_daily_layout_links_other_tables_and_keeps_events_before_the_day(tmp_path):
+    raw = tmp_path / "customers_3_seed_1"
+    _write_raw(raw)
+    daily = daily_raw_dir(raw)
+    assert daily == tmp_path / "customers_3_seed_1_daily"
+    made = prepare_daily_raw(raw, daily, refresh_day(raw))
+    assert made["linked"] == ["orders.parquet"]
+    assert made["day_one_rows"] == {"events": 3, "email_events": 1}
+    # Linked, not copied: the same file (hard link) or a link to it.
+    linked = daily / "orders.parquet"
+    assert os.path.samefile(linked, raw / "orders.parquet")
+    assert sorted(p.name for p in daily.iterdir()) == [
+        "email_events",
+        "events",
+        "orders.parquet",
+    ]
+    assert [p.name for p in (daily / "events").iterdir()] == ["part-000.parquet"]
+    assert _ids(daily / "events" / "part-000.parquet") == [
+        "old-before",
+        "old-last-second",
+        "old-no-time",
+    ]
+    assert _ids(daily / "email_events" / "part-000.parquet", "email_event_id") == [
+        "old-mail"
+    ]
+
+
+def test_new_day_files_hold_the_rest_and_the_counts_add_up(tmp_path):
+    raw = tmp_path / "raw"
+    _write_raw(raw)
+    daily = daily_raw_dir(raw)
+    prepare_daily_raw(raw, daily, DAY)
+    assert count_raw_rows(daily) == {"email_events": 1, "events": 3, "orders": 2}
+    new_rows = deliver_new_day(raw, daily, DAY)
+    assert new_rows == {"events": 3, "email_events": 1}
+    assert _ids(daily / "events" / "part-001.parquet") == [
+        "new-future",
+        "new-late-arrival",  # occurred the day before, received on the day
+        "new-on-day",
+    ]
+    assert _ids(daily / "email_events" / "part-001.parquet", "email_event_id") == [
+        "new-mail"
+    ]
+    # Every generated row in exactly one file; truth/ is not a raw table.
+    assert count_raw_rows(daily) == count_raw_rows(raw)
+    assert count_raw_rows(raw) == {"email_events": 2, "events": 6, "orders": 2}
+
+
+def test_daily_layout_is_made_anew_and_never_over_the_raw_data(tmp_path):
+    raw = tmp_path / "raw"
+    _write_raw(raw)
+    daily = daily_raw_dir(raw)
+    prepare_daily_raw(raw, daily, DAY)
+    deliver_new_day(raw, daily, DAY)
+    prepare_daily_raw(raw, daily, DAY)  # a second benchmark run
+    assert not (daily / "events" / "part-001.parquet").exists()
+    assert (raw / "orders.parquet").is_file()
+    with pytest.raises(ValueError, match="would replace the raw data"):
+        prepare_daily_raw(raw, raw, DAY)
+
+
+def test_refresh_day_needs_the_generator_manifest(tmp_path):
+    raw = tmp_path / "raw"
+    _write_raw(raw)
+    assert refresh_day(raw) == DAY
+    (raw / "truth" / "manifest.json").unlink()
+    with pytest.raises(RuntimeError, match="--no-refresh"):
+        refresh_day(raw)
+
+
+REFRESH_LOG = "\n".join(
+    [
+        "04:30:01  1 of 240 START sql incremental model main.base_shop__events [RUN]",
+        "04:30:02  events: incremental load of 1 new raw file(s); 2 loaded file(s) "
+        "read again for keys seen again or to recheck.",
+        "04:30:02  email_events: incremental load of 1 new raw file(s); 0 loaded "
+        "file(s) read again for keys seen again or to recheck.",
+        "04:30:03  1 of 240 OK created sql incremental model main.base_shop__events",
+    ]
+)
+
+
+def test_incremental_loads_are_read_from_the_log():
+    assert parse_incremental_loads(REFRESH_LOG) == {
+        "email_events": {"new_files": 1, "reread_files": 0, "reloaded": False},
+        "events": {"new_files": 1, "reread_files": 2, "reloaded": False},
+    }
+    reload = (
+        "04:30:02  events: 1 raw file(s) read by an earlier build changed or "
+        "disappeared (/raw/events/part-000.parquet): reloading events completely."
+    )
+    assert parse_incremental_loads(reload) == {
+        "events": {"changed_files": 1, "reloaded": True}
+    }
+    assert parse_incremental_loads("Completed successfully\n") == {}
+
+
+def test_refresh_ratios_divide_refresh_by_full_build():
+    full = {"wall_s": 100.0, "elapsed_s": 80.0, "user_s": 150.0, "system_s": 10.0}
+    refresh = {"wall_s": 15.0, "elapsed_s": 8.0, "user_s": 14.0, "system_s": 2.0}
+    full["max_rss_kb"], refresh["max_rss_kb"] = 4_000_000, 1_000_000
+    assert refresh_ratios(full, refresh) == {
+        "wall_s": 0.15,
+        "elapsed_s": 0.1,
+        "max_rss_kb": 0.25,
+        "cpu_s": 0.1,
+    }
+    assert refresh_ratios({"wall_s": 0}, {"wall_s": 5.0})["wall_s"] is None
+    assert refresh_ratios(full, {})["cpu_s"] is None
+
+
+def _with_refresh(result: dict, factor: float = 0.2) -> dict:
+    """``result`` with a daily refresh ``factor`` times as long as its build."""
+    build = result["build"]
+    result["build"] = {
+        **build,
+        "as_of_date": "2026-09-29",
+        "vars": {"as_of_date": "2026-09-29", "retrain": True},
+    }
+    result["raw_rows"]["email_events"] = 1_000
+    phases = [
+        {**p, "seconds": round(p["seconds"] * factor, 3)}
+        for p in result["phases"]
+        if not p["phase"].startswith("train_")
+    ]
+    refresh_build = {
+        key: build[key] * factor
+        for key in ("wall_s", "elapsed_s", "user_s", "system_s")
+    }
+    refresh_build.update(
+        max_rss_kb=build["max_rss_kb"] // 2,
+        exit_code=0,
+        statuses={"pass": 2, "success": 12},
+        vars={"as_of_date": "2026-09-30", "retrain": False},
+    )
+    result["refresh"] = {
+        "as_of_date": "2026-09-30",
+        "new_raw_rows": {"events": 3_000, "email_events": 0},
+        "new_raw_rows_total": 3_000,
+        "build": refresh_build,
+        "phases": phases,
+        "incremental_loads": parse_incremental_loads(REFRESH_LOG),
+        "slowest_nodes": [
+            {"node": "score_clv", "phase": "score_clv", "seconds": 2.0 * factor}
+        ],
+        "ratio": refresh_ratios(build, refresh_build),
+    }
+    return result
+
+
+def test_markdown_daily_refresh_section_compares_both_builds_per_scale():
+    small = _with_refresh(_bench_result(100_000, 1))
+    large = _with_refresh(_bench_result(1_000_000, 10.0), factor=0.1)
+    lines = render_markdown([large, small]).splitlines()
+    assert "## Daily refresh" in lines
+    assert lines.index("## Daily refresh") < lines.index("## Throughput")
+    assert (
+        "|  | 100k full | 100k refresh | 100k refresh/full | 1M full | 1M refresh "
+        "| 1M refresh/full |"
+    ) in lines
+    assert (
+        "| as_of_date | 2026-09-29 | 2026-09-30 |  | 2026-09-29 | 2026-09-30 |  |"
+    ) in lines
+    assert "| retrain | yes | no |  | yes | no |  |" in lines
+    assert (
+        "| dbt process wall (with parsing), s | 30.0 | 6.0 | 20.0 % "
+        "| 300.0 | 30.0 | 10.0 % |"
+    ) in lines
+    assert "| dbt CPU (user + system), s | 55.0 | 11.0 | 20.0 % |" in " ".join(lines)
+    assert "| peak memory, GiB | 2.00 | 1.00 | 50.0 % |" in " ".join(lines)
+    assert (
+        "| raw rows of `events` files read | 600,000 | 3,000 | 0.5 % "
+        "| 6,000,000 | 3,000 | 0.1 % |"
+    ) in lines
+    assert "| raw rows of `email_events` files read | 1,000 | 0 | 0.0 % |" in (
+        " ".join(lines)
+    )
+    assert (
+        "| incremental loads | full load | email_events: 1 new, 0 read again; "
+        "events: 1 new, 2 read again |  |"
+    ) in " ".join(lines)
+    # Phases: both builds side by side; training only in the full build.
+    assert (
+        "| phase | 100k full s | 100k refresh s | 1M full s | 1M refresh s |" in lines
+    )
+    assert "| train_churn | 4.0 | - | 40.0 | - |" in lines
+    assert "| score_churn | 1.0 | 0.2 | 10.0 | 1.0 |" in lines
+    assert "| raw layout | one file per table | one file per table |" in lines
+    assert "Slowest nodes of the refresh at 1M:" in lines
+    assert "| score_clv | score_clv | 0.2 |" in lines
+    for line in lines:
+        if line.startswith("|"):
+            assert line.endswith("|")
+
+
+def test_markdown_has_no_refresh_section_without_refresh_and_flags_failures():
+    plain = _bench_result(100_000, 1)
+    assert "Daily refresh" not in render_markdown([plain])
+    failed = _with_refresh(_bench_result(100_000, 1))
+    failed["refresh"]["build"].update(exit_code=1, statuses={"error": 1})
+    failed["run_dir"] = "/out/100000"
+    text = render_markdown([failed])
+    assert "**The daily refresh at 100k failed** (exit 1: error 1)" in text
+    assert "| dbt exit code | 0 | 1 |  |" in text
+    skipped = _bench_result(300_000, 1)
+    skipped["refresh"] = {
+        "as_of_date": "2026-09-30",
+        "skipped": "the full build failed",
+    }
+    text = render_markdown([skipped])
+    assert "Refresh not run at 300k: the full build failed." in text
+    assert "| dbt process wall (with parsing), s | 30.0 | - | - |" in text

@@ -1,7 +1,23 @@
+{#-
+    Incremental: a build reads only the raw files of email_events it has not
+    read before (macros/staging/incremental_raw_load.sql); the rows equal a full
+    rebuild's.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key='_row_key',
+    on_schema_change='fail',
+) }}
+
+{%- set load = incremental_raw_load(
+    'email_events', 'email_event_id', raw_recheck_keys(
+        ['occurred_at'], check_unknown=true)) -%}
+
 with
 
 source as (
-    {{ raw_table('email_events') }}
+    {{ load.source }}
 ),
 
 {{ staged_customers_ctes() }},
@@ -15,6 +31,7 @@ accepted_event_types as (
 parsed as (
     select
         {{ clean_id('source.email_event_id') }} as email_event_id,
+        {{ raw_row_key('source.email_event_id') }} as _row_key,
         {{ clean_id('source.customer_id') }} as customer_id,
         {{ clean_id('source.email_campaign_id') }} as email_campaign_id,
         {{ clean_code('source.event_type') }} as event_type,
@@ -26,7 +43,9 @@ parsed as (
         {{ raw_record([
             'source.email_event_id', 'source.customer_id',
             'source.email_campaign_id', 'source.event_type',
-            'source.occurred_at']) }} as _raw_record
+            'source.occurred_at']) }} as _raw_record,
+        source._source_file,
+        source._source_version
     from source
 ),
 
@@ -50,7 +69,17 @@ checked as (
 ),
 
 classified as (
-    {{ classify_raw_rows('checked', ['email_event_id'], 'occurred_at') }}
+    {{ classify_raw_rows(
+        'checked', ['email_event_id'], 'occurred_at', tracks_source_file=true) }}
+),
+
+final as (
+    select
+        classified.*,
+        {{ build_time(precise=true) }} as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as _change
+    from classified
+    {{- raw_load_markers(load.reload) }}
 )
 
-select * from classified
+select * from final

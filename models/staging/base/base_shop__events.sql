@@ -1,7 +1,23 @@
+{#-
+    Incremental: a build reads only the raw files of events it has not read
+    before (macros/staging/incremental_raw_load.sql); the rows equal a full
+    rebuild's.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_keys',
+    unique_key='_row_key',
+    on_schema_change='fail',
+) }}
+
+{%- set load = incremental_raw_load(
+    'events', 'event_id', raw_recheck_keys(
+        ['occurred_at', '_received_at'], check_unknown=false)) -%}
+
 with
 
 source as (
-    {{ raw_table('events') }}
+    {{ load.source }}
 ),
 
 {{ staged_customers_ctes() }},
@@ -15,6 +31,7 @@ accepted_event_types as (
 parsed as (
     select
         {{ clean_id('source.event_id') }} as event_id,
+        {{ raw_row_key('source.event_id') }} as _row_key,
         {{ clean_id('source.session_id') }} as session_id,
         {{ clean_id('source.customer_id') }} as customer_id,
         {{ clean_code('source.event_type') }} as event_type,
@@ -33,7 +50,9 @@ parsed as (
             'source.event_id', 'source.session_id', 'source.customer_id',
             'source.event_type', 'source.category', 'source.device',
             'source.user_agent', 'source.occurred_at',
-            'source.received_at']) }} as _raw_record
+            'source.received_at']) }} as _raw_record,
+        source._source_file,
+        source._source_version
     from source
 ),
 
@@ -70,7 +89,17 @@ checked as (
 ),
 
 classified as (
-    {{ classify_raw_rows('checked', ['event_id'], 'occurred_at') }}
+    {{ classify_raw_rows(
+        'checked', ['event_id'], 'occurred_at', tracks_source_file=true) }}
+),
+
+final as (
+    select
+        classified.*,
+        {{ build_time(precise=true) }} as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as _change
+    from classified
+    {{- raw_load_markers(load.reload) }}
 )
 
-select * from classified
+select * from final
