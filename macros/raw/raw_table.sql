@@ -154,9 +154,9 @@
         {%- set directory = raw_dir() -%}
         {{ exceptions.raise_compiler_error(
             "Required raw file " ~ table_name ~ ".parquet (or "
-            ~ table_name ~ ".csv, or a directory " ~ table_name
-            ~ "/ of such files) was not found in '" ~ directory
-            ~ "'. Set SEGMENTS_RAW_DIR to the directory that holds your "
+            ~ table_name ~ ".csv) was not found in '" ~ directory
+            ~ "', nor a directory " ~ table_name ~ "/ of such files. "
+            ~ "Set SEGMENTS_RAW_DIR to the directory that holds your "
             ~ "raw files, or run `make demo-data`; see "
             ~ "docs/raw_contract.md.") }}
     {%- endif -%}
