@@ -72,8 +72,7 @@ def _build(run_dbt, ci_raw_dir, db_path, work, as_of: dt.date, args=None) -> Non
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-@pytest.fixture(scope="module")
-def builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
+def _builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
     """Tables read after each step: builds at D and A, the history re-run at
     A, a build at D again. Returns {step: {name: frame}} and the dates."""
     as_of = dt.date.fromisoformat(ci_manifest["as_of_date"])
@@ -130,6 +129,16 @@ def builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
     _build(run_dbt, ci_raw_dir, db_path, work, earlier)
     read("earlier_again")
     return {"steps": steps, "as_of": as_of, "earlier": earlier}
+
+
+# Four builds in a row: they start with the test session (conftest.Background).
+BACKGROUND = {"builds": _builds}
+
+
+@pytest.fixture(scope="module")
+def builds(background):
+    """_builds, run in the background from the start of the session."""
+    return background.result(_builds)
 
 
 def expected_backtest(

@@ -59,12 +59,6 @@ def _exports_dir(db_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ci_db_path() -> Path:
-    path = Path(os.environ["SEGMENTS_CI_DB"])
-    return path if path.is_absolute() else PROJECT_DIR / path
-
-
-@pytest.fixture(scope="session")
 def ci_exports(ci_db_path, warehouse) -> dict[str, Path]:
     """The CI build's export files by model, checked against the warehouse views."""
     directory = _exports_dir(ci_db_path)
@@ -164,11 +158,12 @@ def hashed_exports(ci_db_path, ci_raw_dir, run_dbt, tmp_path_factory) -> Path:
         f"{{export_hash_customer_ids: true, exports_dir: '{exports}'}}",
     ]
 
-    with pytest.MonkeyPatch.context() as environment:
-        environment.delenv("SEGMENTS_EXPORT_SALT", raising=False)
-        refused = run_dbt(args, ci_raw_dir, db_path, work / "no_salt")
-        environment.setenv("SEGMENTS_EXPORT_SALT", SALT)
-        result = run_dbt(args, ci_raw_dir, db_path, work / "hashed")
+    # Builds may run in other threads: set the salt for dbt's environment
+    # only (run_dbt's env), never in this process's.
+    unsalted = {"SEGMENTS_EXPORT_SALT": None}
+    refused = run_dbt(args, ci_raw_dir, db_path, work / "no_salt", env=unsalted)
+    salted = {"SEGMENTS_EXPORT_SALT": SALT}
+    result = run_dbt(args, ci_raw_dir, db_path, work / "hashed", env=salted)
     assert refused.returncode != 0
     assert "SEGMENTS_EXPORT_SALT" in refused.stdout, refused.stdout[-2000:]
     assert result.returncode == 0, result.stdout[-4000:]

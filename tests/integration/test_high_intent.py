@@ -276,8 +276,7 @@ def _state(db_path: Path, as_of: dt.date, n: int) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def high_intent_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
+def _high_intent_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
     """(N, planted customers by scenario, state as of D, state as of D+N+1)."""
     n = _high_intent_days()
     as_of = dt.date.fromisoformat(ci_manifest["as_of_date"]) - dt.timedelta(
@@ -309,6 +308,16 @@ def high_intent_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
         missing = set(customers.values()) - state["population"]
         assert not missing, f"planted customers not in the marts: {missing}"
     return n, customers, states[0], states[1]
+
+
+# Two builds: they start with the test session (conftest.Background).
+BACKGROUND = {"high_intent_builds": _high_intent_builds}
+
+
+@pytest.fixture(scope="module")
+def high_intent_builds(background):
+    """(N, planted customers by scenario, state as of D, state as of D+N+1)."""
+    return background.result(_high_intent_builds)
 
 
 def _reasons(state: dict, customers: dict[str, str]) -> dict[str, str | None]:

@@ -32,7 +32,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_reliability import copy_warehouse, differences, fingerprints
+from test_reliability import (
+    compared_models,
+    copy_warehouse,
+    differences,
+    fingerprints,
+)
 
 EVENT_TABLES = ("events", "email_events")
 # Models not compared: negative-test fixtures (they hold planted failures).
@@ -67,23 +72,9 @@ class Scenario:
     test_account_rows: tuple = ()
 
 
-def compared_models(manifest: dict) -> dict[str, set[str]]:
-    """Every built model (relation -> its run-metadata columns)."""
-    models = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] != "model" or not node["config"].get("enabled", True):
-            continue
-        if node["config"].get("materialized") == "ephemeral":
-            continue
-        if node["original_file_path"].startswith(SKIPPED_FOLDERS):
-            continue
-        models[node["alias"] or node["name"]] = {
-            name
-            for name, column in node["columns"].items()
-            if (column.get("config", {}).get("meta") or {}).get("run_metadata")
-            or (column.get("meta") or {}).get("run_metadata")
-        }
-    return models
+def is_built_model(node: dict) -> bool:
+    """Every model but the negative fixtures."""
+    return not node["original_file_path"].startswith(SKIPPED_FOLDERS)
 
 
 def split_raw_data(ci_raw_dir: Path, raw_dir: Path, day: dt.date) -> None:
@@ -182,14 +173,14 @@ def loads(db_path: Path) -> dict[str, int]:
         )
 
 
-@pytest.fixture(scope="module")
-def scenario(ci_raw_dir: Path, warehouse, run_dbt, tmp_path_factory) -> Scenario:
+def _scenario(ci_raw_dir: Path, ci_db_path: Path, run_dbt, tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
     raw_dir = root / "raw"
     # The CI warehouse's as_of_date (the last order date) is day 2.
-    (day,) = warehouse.execute(
-        "select max(as_of_date) from fct_customer_scores"
-    ).fetchone()
+    with duckdb.connect(str(ci_db_path), read_only=True) as warehouse:
+        (day,) = warehouse.execute(
+            "select max(as_of_date) from fct_customer_scores"
+        ).fetchone()
     split_raw_data(ci_raw_dir, raw_dir, day)
     a, b = root / "a" / "warehouse.duckdb", root / "b" / "warehouse.duckdb"
 
@@ -233,7 +224,7 @@ def scenario(ci_raw_dir: Path, warehouse, run_dbt, tmp_path_factory) -> Scenario
         retrain=False,
     )
     manifest = json.loads((b.parent / "target" / "manifest.json").read_text())
-    models = compared_models(manifest)
+    models = compared_models(manifest, keep=is_built_model)
     seen.refreshed = fingerprints(a, models, ignore_metadata=True)
     seen.rebuilt = fingerprints(b, models, ignore_metadata=True)
     with duckdb.connect(str(a), read_only=True) as db:
@@ -279,6 +270,15 @@ def scenario(ci_raw_dir: Path, warehouse, run_dbt, tmp_path_factory) -> Scenario
     seen.reloaded = fingerprints(a, reload_models, ignore_metadata=True)
     seen.rebuilt_after_rewrite = fingerprints(b, reload_models, ignore_metadata=True)
     return seen
+
+
+# Three builds: they start with the test session (conftest.Background).
+BACKGROUND = {"scenario": _scenario}
+
+
+@pytest.fixture(scope="module")
+def scenario(background) -> Scenario:
+    return background.result(_scenario)
 
 
 def test_refresh_reads_only_the_new_files(scenario: Scenario):

@@ -70,8 +70,7 @@ def test_lookalikes_of_top_value_over_represent_rising_value(warehouse, truth):
     assert figures["model"] >= MIN_RISING_LIFT, figures
 
 
-@pytest.fixture(scope="module")
-def uplift_build(run_dbt, tmp_path_factory):
+def _uplift_build(run_dbt, tmp_path_factory):
     """Demo data of UPLIFT_CUSTOMERS customers, built up to train_uplift."""
     work = tmp_path_factory.mktemp("uplift")
     raw_dir, db_path = work / "raw", work / "uplift.duckdb"
@@ -88,6 +87,18 @@ def uplift_build(run_dbt, tmp_path_factory):
         work,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+    return db_path, raw_dir
+
+
+# Generation and build take minutes: they start with the test session
+# (conftest.Background).
+BACKGROUND = {"uplift_build": _uplift_build}
+
+
+@pytest.fixture(scope="module")
+def uplift_build(background):
+    """A connection to _uplift_build's warehouse, and its raw directory."""
+    db_path, raw_dir = background.result(_uplift_build)
     connection = duckdb.connect(str(db_path), read_only=True)
     yield connection, raw_dir
     connection.close()

@@ -30,10 +30,8 @@ def _read(db_path, sql):
         return connection.execute(sql).df()
 
 
-@pytest.fixture(scope="module")
-def three_builds(run_dbt, ci_raw_dir, tmp_path_factory):
+def _three_builds(run_dbt, ci_raw_dir, work) -> list:
     """Build twice on the same data, then once with permuted training labels."""
-    work = tmp_path_factory.mktemp("models")
     db_path = work / "models.duckdb"
     snapshots = []
     for index, extra in enumerate(
@@ -45,6 +43,71 @@ def three_builds(run_dbt, ci_raw_dir, tmp_path_factory):
         shutil.copy(db_path, copy)
         snapshots.append(copy)
     return snapshots
+
+
+def _week_apart_builds(run_dbt, ci_raw_dir, last_day, work) -> list:
+    """Segment a week before the last order date, then retrain at that date."""
+    db_path = work / "segments.duckdb"
+    select = ["--select", "+score_segments", "--indirect-selection", "cautious"]
+    snapshots = []
+    for as_of in (last_day - dt.timedelta(days=7), last_day):
+        result = run_dbt(
+            ["build", *select, "--vars", f"{{as_of_date: '{as_of}'}}"],
+            ci_raw_dir,
+            db_path,
+            work,
+        )
+        assert result.returncode == 0, result.stdout[-4000:]
+        copy = work / f"as_of_{as_of}.duckdb"
+        shutil.copy(db_path, copy)
+        snapshots.append(copy)
+    return snapshots
+
+
+def _builds(run_dbt, run_concurrently, ci_raw_dir, ci_db_path, tmp_path_factory):
+    """Both series of builds above, run concurrently, each in its own DB:
+    {"three": _three_builds, "week_apart": _week_apart_builds}; the exception
+    of a series, if it raised, in its place."""
+    with duckdb.connect(str(ci_db_path), read_only=True) as warehouse:
+        last_day = warehouse.execute("select max(cutoff_date) from feat_customers")
+        last_day = last_day.fetchall()[0][0]
+    models_work = tmp_path_factory.mktemp("models")
+    segments_work = tmp_path_factory.mktemp("segments_week")
+
+    def attempt(call):
+        try:
+            return call()
+        except BaseException as error:  # re-raised by the fixture that needs it
+            return error
+
+    three, week_apart = run_concurrently(
+        lambda: attempt(lambda: _three_builds(run_dbt, ci_raw_dir, models_work)),
+        lambda: attempt(
+            lambda: _week_apart_builds(run_dbt, ci_raw_dir, last_day, segments_work)
+        ),
+    )
+    return {"three": three, "week_apart": week_apart}
+
+
+# Five builds: they start with the test session (conftest.Background).
+BACKGROUND = {"builds": _builds}
+
+
+@pytest.fixture(scope="module")
+def builds(background):
+    return background.result(_builds)
+
+
+def _series(builds: dict, name: str) -> list:
+    if isinstance(builds[name], BaseException):
+        raise builds[name]
+    return builds[name]
+
+
+@pytest.fixture(scope="module")
+def three_builds(builds):
+    """Build twice on the same data, then once with permuted training labels."""
+    return _series(builds, "three")
 
 
 def test_scores_come_only_from_approved_models(warehouse):
@@ -94,26 +157,9 @@ MIN_SEGMENT_ID_KEPT = 0.90
 
 
 @pytest.fixture(scope="module")
-def week_apart_builds(run_dbt, ci_raw_dir, warehouse, tmp_path_factory):
+def week_apart_builds(builds):
     """Segment a week before the last order date, then retrain at that date."""
-    last_day = warehouse.execute("select max(cutoff_date) from feat_customers")
-    last_day = last_day.fetchall()[0][0]
-    work = tmp_path_factory.mktemp("segments_week")
-    db_path = work / "segments.duckdb"
-    select = ["--select", "+score_segments", "--indirect-selection", "cautious"]
-    snapshots = []
-    for as_of in (last_day - dt.timedelta(days=7), last_day):
-        result = run_dbt(
-            ["build", *select, "--vars", f"{{as_of_date: '{as_of}'}}"],
-            ci_raw_dir,
-            db_path,
-            work,
-        )
-        assert result.returncode == 0, result.stdout[-4000:]
-        copy = work / f"as_of_{as_of}.duckdb"
-        shutil.copy(db_path, copy)
-        snapshots.append(copy)
-    return snapshots
+    return _series(builds, "week_apart")
 
 
 def test_retraining_a_week_later_keeps_segment_ids(week_apart_builds):

@@ -131,8 +131,9 @@ def _truncate_raw(source: Path, target: Path, cutoff: dt.date) -> None:
             )
 
 
-@pytest.fixture(scope="module")
-def past_as_of_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
+def _past_as_of_builds(
+    run_dbt, run_concurrently, ci_raw_dir, ci_manifest, tmp_path_factory
+):
     """(database on all raw data, database on truncated raw data), both as of D."""
     cutoff = dt.date.fromisoformat(ci_manifest["as_of_date"]) - dt.timedelta(
         days=DAYS_BEFORE_AS_OF
@@ -152,11 +153,18 @@ def past_as_of_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
     _truncate_raw(ci_raw_dir, truncated, cutoff)
     variables = ["--vars", json.dumps({"as_of_date": cutoff.isoformat()})]
     databases = []
-    for name, raw_dir in (("full", ci_raw_dir), ("truncated", truncated)):
-        db_path = work / f"{name}.duckdb"
-        result = run_dbt([*BUILD, *variables], raw_dir, db_path, work / name)
+    builds = {"full": ci_raw_dir, "truncated": truncated}
+    results = run_concurrently(
+        *(
+            lambda name=name, raw_dir=raw_dir: run_dbt(
+                [*BUILD, *variables], raw_dir, work / f"{name}.duckdb", work / name
+            )
+            for name, raw_dir in builds.items()
+        )
+    )
+    for name, result in zip(builds, results, strict=True):
         assert result.returncode == 0, result.stdout[-4000:]
-        databases.append(db_path)
+        databases.append(work / f"{name}.duckdb")
     with duckdb.connect() as connection:
         connection.execute("set TimeZone = 'UTC'")
         after = [
@@ -174,6 +182,16 @@ def past_as_of_builds(run_dbt, ci_raw_dir, ci_manifest, tmp_path_factory):
     ]
     assert code[0] == code[1], f"the package changed between the builds: {code}"
     return databases
+
+
+# Two full builds: they start with the test session (conftest.Background).
+BACKGROUND = {"past_as_of_builds": _past_as_of_builds}
+
+
+@pytest.fixture(scope="module")
+def past_as_of_builds(background):
+    """(database on all raw data, database on truncated raw data), both as of D."""
+    return background.result(_past_as_of_builds)
 
 
 def _query(db_path: Path, sql: str) -> list[tuple]:
@@ -233,13 +251,10 @@ def test_past_as_of_date_equals_build_on_data_truncated_there(past_as_of_builds,
 
 
 @pytest.fixture(scope="module")
-def orders_only(run_dbt, write_orders, tmp_path_factory):
+def orders_only(orders_only_builds):
     """A connection to a full build (data tests included) on the required
-    order columns alone."""
-    work = tmp_path_factory.mktemp("orders_only")
-    write_orders(work / "raw" / "orders.parquet")
-    db_path = work / "orders_only.duckdb"
-    result = run_dbt(["build"], work / "raw", db_path, work)
+    order columns alone (orders.parquet; conftest.orders_only_builds)."""
+    _, db_path, result = orders_only_builds["parquet"]
     assert result.returncode == 0, result.stdout[-4000:]
     connection = duckdb.connect(str(db_path), read_only=True)
     yield connection

@@ -7,12 +7,10 @@ import pytest
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_orders_only_directory_builds_features(run_dbt, write_orders, tmp_path, fmt):
-    raw_dir = tmp_path / "raw"
-    write_orders(raw_dir / f"orders.{fmt}", fmt=fmt)
-    db_path = tmp_path / "orders_only.duckdb"
-
-    result = run_dbt(["build"], raw_dir, db_path, tmp_path)
+def test_orders_only_directory_builds_features(orders_only_builds, fmt):
+    # The parquet build is also the one test_point_in_time's orders-only
+    # tests read (conftest.orders_only_builds).
+    raw_dir, db_path, result = orders_only_builds[fmt]
 
     assert result.returncode == 0, result.stdout[-4000:]
     with duckdb.connect(str(db_path), read_only=True) as connection:

@@ -9,8 +9,9 @@ staging (and the quarantine model), and asserts one of two outcomes:
 - the build fails with a message that names the file and the problem, and no
   Python traceback.
 
-Cases that succeed touch several tables in one build to keep the file fast
-(one dbt invocation costs ~25 s, most of it parsing).
+Cases that succeed touch several tables in one build to keep the file fast;
+the builds of all cases run two at a time (conftest.run_dbt, which also
+reuses dbt's parse between builds).
 """
 
 from __future__ import annotations
@@ -670,15 +671,50 @@ def _assert_every_row_accounted(
             assert not not_staged, f"{case.name}: {table} did not stage {not_staged}"
 
 
+@dataclass
+class Outcome:
+    """One case's build: its raw directory, what was planted, the database."""
+
+    raw_dir: Path
+    planted: dict[str, Planted]
+    db_path: Path
+    result: object
+
+
+@pytest.fixture(scope="module")
+def outcomes(raw_slice: Path, run_dbt, run_concurrently, tmp_path_factory) -> dict:
+    """Case name -> its Outcome, or the exception its preparation or build
+    raised. Each case has its own raw directory and build; the builds run
+    concurrently (conftest.run_dbt: two at a time)."""
+
+    def build(case: Case) -> Outcome | Exception:
+        try:
+            work = tmp_path_factory.mktemp(case.name)
+            raw_dir = work / "raw"
+            planted = _prepare_raw_dir(case, raw_slice, raw_dir)
+            db_path = work / f"{case.name}.duckdb"
+            result = run_dbt(BUILD_ARGS, raw_dir, db_path, work)
+            return Outcome(raw_dir, planted, db_path, result)
+        except Exception as error:  # reported by the case's own test
+            return error
+
+    results = run_concurrently(*(lambda case=case: build(case) for case in CASES))
+    return {case.name: result for case, result in zip(CASES, results, strict=True)}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_malformed_raw_file_is_quarantined_or_fails_clearly(
-    case: Case, raw_slice: Path, run_dbt, tmp_path: Path
+    case: Case, outcomes: dict
 ) -> None:
-    raw_dir = tmp_path / "raw"
-    planted = _prepare_raw_dir(case, raw_slice, raw_dir)
-    db_path = tmp_path / f"{case.name}.duckdb"
-
-    result = run_dbt(BUILD_ARGS, raw_dir, db_path, tmp_path)
+    outcome = outcomes[case.name]
+    if isinstance(outcome, Exception):
+        raise outcome
+    raw_dir, planted, db_path, result = (
+        outcome.raw_dir,
+        outcome.planted,
+        outcome.db_path,
+        outcome.result,
+    )
 
     if case.message is not None:
         _assert_fails_clearly(case, result, raw_dir)

@@ -6,11 +6,12 @@ order a module fixture runs it; each test checks one guarantee:
 1. build A rebuilds a copy at its own as_of_date; while A runs, a second
    build on the same file must stop within seconds, with a message that names
    the holder, and leave A alone (test_concurrent_build_*);
-2. build B starts on a fresh copy (same path, so dbt's partial parse is
-   reused) and is killed with SIGKILL while a Python model trains: every mart
-   must read as before the build (test_killed_build_*);
-3. the next build on that copy succeeds and leaves no __dbt_tmp /
-   __dbt_backup relation behind (test_build_after_kill_*);
+2. build B starts on a copy of its own (while A still runs: the two are
+   independent) and is killed with SIGKILL while a Python model trains:
+   every mart must read as before the build (test_killed_build_*);
+3. the next build on that copy (same path, so dbt's partial parse of B is
+   reused) succeeds and leaves no __dbt_tmp / __dbt_backup relation behind
+   (test_build_after_kill_*);
 4. A and the build of step 3 started from the same warehouse and data: every
    mart, export and score_* table must hold the same rows, except the
    columns marked `meta: {run_metadata: true}` in the YAML (run ids and
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,19 +139,23 @@ def copy_warehouse(source: Path, target: Path) -> None:
             shutil.copyfile(str(source) + suffix, str(target) + suffix)
 
 
-def compared_models(manifest: dict) -> dict[str, set[str]]:
-    """Relation name -> its run-metadata columns, for every compared model."""
+def is_compared(node: dict) -> bool:
+    """The marts, exports and score tables: what readers see."""
+    return node["original_file_path"].startswith(COMPARED_FOLDERS) or node[
+        "name"
+    ].startswith(COMPARED_PREFIX)
+
+
+def compared_models(
+    manifest: dict, keep: Callable[[dict], bool] = is_compared
+) -> dict[str, set[str]]:
+    """Relation name -> its run-metadata columns, for every built (not
+    ephemeral, enabled) model for which ``keep(node)`` holds."""
     models = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model" or not node["config"].get("enabled", True):
             continue
-        if node["config"].get("materialized") == "ephemeral":
-            continue
-        path = node["original_file_path"]
-        if not (
-            path.startswith(COMPARED_FOLDERS)
-            or node["name"].startswith(COMPARED_PREFIX)
-        ):
+        if node["config"].get("materialized") == "ephemeral" or not keep(node):
             continue
         models[node["alias"] or node["name"]] = {
             name
@@ -297,32 +303,39 @@ def scenario(ci_raw_dir: Path, tmp_path_factory) -> Scenario:
         second.returncode,
         second.stdout + second.stderr,
     )
-    seen.first_exit, seen.first_output = first.wait(), first.output()
-    if seen.first_exit != 0:
-        pytest.fail(f"build A failed:\n{seen.first_output[-5000:]}")
-    manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
-    seen.models = compared_models(manifest)
-    # Now: build B below overwrites A's export files.
-    seen.rebuilt = fingerprints(warehouse, seen.models, ignore_metadata=True)
 
-    # 2. Build B on a fresh copy, killed while a Python model trains.
-    copy_warehouse(source, warehouse)
-    crashed = start_build(ci_raw_dir, warehouse, work_dir, dbt_vars)
+    # 2. Build B on a copy of its own, killed while a Python model trains.
+    crash_dir = root / "crash"
+    crashed_warehouse = crash_dir / "warehouse.duckdb"
+    copy_warehouse(source, crashed_warehouse)
+    crashed = start_build(ci_raw_dir, crashed_warehouse, crash_dir, dbt_vars)
     crashed.wait_for_log(PYTHON_MODEL_TRAINING)
     crashed.kill()
     seen.killed_exit = crashed.process.returncode
-    seen.wal_after_kill = Path(str(warehouse) + ".wal").exists()
-    seen.changed_by_kill = differences(
-        fingerprints(source, seen.models, ignore_metadata=False),
-        fingerprints(warehouse, seen.models, ignore_metadata=False),
+    seen.wal_after_kill = Path(str(crashed_warehouse) + ".wal").exists()
+    # B wrote its manifest (the same nodes as A's) before running any node.
+    killed_models = compared_models(
+        json.loads((crash_dir / "target" / "manifest.json").read_text())
     )
-    seen.leftovers_after_kill = leftover_relations(warehouse)
+    seen.changed_by_kill = differences(
+        fingerprints(source, killed_models, ignore_metadata=False),
+        fingerprints(crashed_warehouse, killed_models, ignore_metadata=False),
+    )
+    seen.leftovers_after_kill = leftover_relations(crashed_warehouse)
 
-    # 3. The next build on it.
-    recovery = start_build(ci_raw_dir, warehouse, work_dir, dbt_vars)
+    # 3. The next build on it, while A may still run.
+    recovery = start_build(ci_raw_dir, crashed_warehouse, crash_dir, dbt_vars)
+
+    seen.first_exit, seen.first_output = first.wait(), first.output()
+    if seen.first_exit != 0:
+        recovery.kill()
+        pytest.fail(f"build A failed:\n{seen.first_output[-5000:]}")
+    manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
+    seen.models = compared_models(manifest)
+    seen.rebuilt = fingerprints(warehouse, seen.models, ignore_metadata=True)
     seen.recovery_exit, seen.recovery_output = recovery.wait(), recovery.output()
-    seen.leftovers_after_recovery = leftover_relations(warehouse)
-    seen.recovered = fingerprints(warehouse, seen.models, ignore_metadata=True)
+    seen.leftovers_after_recovery = leftover_relations(crashed_warehouse)
+    seen.recovered = fingerprints(crashed_warehouse, seen.models, ignore_metadata=True)
     return seen
 
 
