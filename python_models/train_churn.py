@@ -8,12 +8,7 @@ from predictive_segments import churn, registry
 def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
-        history = (
-            session.sql(f"select model_kind from {dbt.this}").df()
-            if dbt.is_incremental
-            else None
-        )
-        return registry.skip_training(history, "train_churn", "churn")
+        return registry.skip_training(dbt, session, "train_churn", "churn")
     examples = dbt.ref("ml_churn_examples").order("customer_id, cutoff_date").df()
     row = churn.train_probability_run(
         examples,

@@ -8,12 +8,7 @@ from predictive_segments import clv, registry
 def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
-        history = (
-            session.sql(f"select model_kind from {dbt.this}").df()
-            if dbt.is_incremental
-            else None
-        )
-        return registry.skip_training(history, "train_clv", "CLV")
+        return registry.skip_training(dbt, session, "train_clv", "CLV")
     horizon_days = int(dbt.config.get("clv_horizon_days"))
     min_capture = float(dbt.config.get("min_top_decile_capture"))
     as_of_date = (
@@ -39,5 +34,8 @@ def model(dbt, session):
         seed=int(dbt.config.get("seed")),
         nthread=int(dbt.config.get("nthread")),
         max_training_customers=int(dbt.config.get("clv_max_training_customers")),
+        max_quantile_training_customers=int(
+            dbt.config.get("clv_max_quantile_training_customers")
+        ),
     )
     return registry.to_arrow(rows)

@@ -14,12 +14,7 @@ from predictive_segments import lookalike, registry
 def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
-        history = (
-            session.sql(f"select model_kind from {dbt.this}").df()
-            if dbt.is_incremental
-            else None
-        )
-        return registry.skip_training(history, "train_lookalike", "lookalike")
+        return registry.skip_training(dbt, session, "train_lookalike", "lookalike")
     features = registry.as_list(dbt.config.get("lookalike_features"))
     customers = dbt.ref("feat_customers").order("customer_id").df()
     oof = dbt.ref("score_lookalike_oof").order("customer_id").df()

@@ -15,12 +15,7 @@ from predictive_segments import clustering, registry
 def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
-        history = (
-            session.sql(f"select model_kind from {dbt.this}").df()
-            if dbt.is_incremental
-            else None
-        )
-        return registry.skip_training(history, "train_segments", "segments")
+        return registry.skip_training(dbt, session, "train_segments", "segments")
     # dbt finds config keys by reading dbt.config.get calls: keep them plain.
     features = registry.as_list(dbt.config.get("segment_features"))
     k_range = registry.as_list(dbt.config.get("segment_k_range"))
@@ -44,6 +39,7 @@ def model(dbt, session):
         k_range=(int(k_range[0]), int(k_range[1])),
         min_silhouette=float(dbt.config.get("min_silhouette")),
         min_stability=float(dbt.config.get("min_segment_stability")),
+        training_sample_size=int(dbt.config.get("segment_max_training_customers")),
         seed=int(dbt.config.get("seed")),
         n_threads=int(dbt.config.get("nthread")),
     )

@@ -8,12 +8,7 @@ from predictive_segments import registry, uplift
 def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
-        history = (
-            session.sql(f"select model_kind from {dbt.this}").df()
-            if dbt.is_incremental
-            else None
-        )
-        return registry.skip_training(history, "train_uplift", "uplift")
+        return registry.skip_training(dbt, session, "train_uplift", "uplift")
     min_qini = float(dbt.config.get("uplift_min_qini"))
     min_per_arm = int(dbt.config.get("min_customers_per_arm"))
     as_of_date = (
@@ -29,6 +24,7 @@ def model(dbt, session):
         min_per_arm=min_per_arm,
         seed=int(dbt.config.get("seed")),
         nthread=int(dbt.config.get("nthread")),
+        max_training_customers=int(dbt.config.get("uplift_max_training_customers")),
     )
     if not rows:
         assignments = dbt.ref("stg_shop__campaign_assignments")

@@ -167,8 +167,19 @@
 {%- endmacro %}
 
 
-{% macro raw_load_markers(reload) -%}
-    {#- The 'reload' marker row of incremental_replace_keys, when needed. -#}
+{% macro incremental_raw_rows(relation, reload) -%}
+    {#-
+        The final select of an incrementally loaded base_ model: the
+        classified rows of `relation` stamped with the build time
+        (_loaded_at; int_sessions reads what arrived after its watermark) and
+        _change null, plus the 'reload' marker row of incremental_replace_keys
+        when a file read before changed (every old row is then replaced).
+    -#}
+    select
+        {{ relation }}.*,
+        {{ build_time(precise=true) }} as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as _change
+    from {{ relation }}
     {%- if reload %}
     union all by name
     select

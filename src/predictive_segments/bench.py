@@ -1034,7 +1034,7 @@ def machine_info() -> dict[str, Any]:
         "dbt_core": version("dbt-core"),
         "dbt_duckdb": version("dbt-duckdb"),
         "segments_threads": os.environ.get("SEGMENTS_THREADS", "2"),
-        "segments_memory_limit": os.environ.get("SEGMENTS_MEMORY_LIMIT", "14GB"),
+        "segments_memory_limit": os.environ.get("SEGMENTS_MEMORY_LIMIT", "4GB"),
     }
 
 

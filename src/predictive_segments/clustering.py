@@ -16,9 +16,10 @@ BI user what they need to rely on the result:
   ``n_init`` restarts and ``random_state = seed``) and the k with the highest
   silhouette wins; the silhouette is computed in the standardized space on one
   seeded sample of ``sample_size`` rows (the same rows for every k), because
-  it costs O(sample_size^2) time. With ``method = "gmm"`` each k is a
-  full-covariance ``GaussianMixture`` and the k with the lowest BIC (on all
-  rows) wins. Ties go to the smaller k.
+  it costs O(sample_size^2) time; all candidates share one pass over that
+  sample's pairwise distances (``_silhouettes``). With ``method = "gmm"``
+  each k is a full-covariance ``GaussianMixture`` and the k with the lowest
+  BIC (on all rows) wins. Ties go to the smaller k.
 * **Stable ids.** Without a previous model, ids are 1..k in descending order
   of the segment's mean of the value feature (raw units), ties and the case
   without a value feature by descending size. With ``previous``, the new
@@ -63,7 +64,6 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import skew
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -342,9 +342,68 @@ def _fit_estimator(
 
 
 def _silhouette(z: np.ndarray, labels: np.ndarray) -> float:
-    if np.unique(labels).size < 2:
-        return -1.0
-    return float(silhouette_score(z, labels))
+    return _silhouettes(z, [labels])[0]
+
+
+# Rows of the pairwise-distance matrix held at once by ``_silhouettes``: a
+# block of _SILHOUETTE_BLOCK x n float64 (40 MB at n = 20 000).
+_SILHOUETTE_BLOCK = 256
+
+
+def _silhouettes(z: np.ndarray, label_sets: list[np.ndarray]) -> list[float]:
+    """Mean silhouette coefficient of each labelling of the rows of ``z``.
+
+    The definition of ``sklearn.metrics.silhouette_score`` (Euclidean
+    distances; a row alone in its cluster scores 0; a labelling with fewer
+    than two clusters gets -1, the worst score), but every labelling shares
+    one pass over the pairwise distances: each block of distance rows is
+    multiplied by the stacked one-hot cluster indicators of all labellings,
+    which gives every row's distance sum to every cluster of every labelling.
+    So scoring all candidate k costs about one distance pass, O(n^2 (d + sum
+    of k)), instead of one per k.
+    """
+    n = z.shape[0]
+    codes, sizes = [], []
+    for labels in label_sets:
+        _, code = np.unique(labels, return_inverse=True)
+        codes.append(code.reshape(-1))
+        sizes.append(int(code.max()) + 1 if n else 0)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    onehot = np.zeros((n, int(offsets[-1])))
+    rows = np.arange(n)
+    for code, offset in zip(codes, offsets[:-1], strict=True):
+        onehot[rows, offset + code] = 1.0
+    sq = np.einsum("ij,ij->i", z, z)
+    sums = np.empty((n, int(offsets[-1])))
+    for start in range(0, n, _SILHOUETTE_BLOCK):
+        stop = min(start + _SILHOUETTE_BLOCK, n)
+        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, as sklearn's euclidean_distances.
+        block = z[start:stop] @ z.T
+        block *= -2.0
+        block += sq[start:stop, None]
+        block += sq[None, :]
+        np.maximum(block, 0.0, out=block)
+        np.sqrt(block, out=block)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        sums[start:stop] = block @ onehot
+    out = []
+    for code, size, offset in zip(codes, sizes, offsets[:-1], strict=True):
+        if size < 2:
+            out.append(-1.0)
+            continue
+        counts = np.bincount(code, minlength=size).astype(np.float64)
+        to_cluster = sums[:, offset : offset + size]
+        own_count = counts[code]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = to_cluster[rows, code] / (own_count - 1.0)
+            mean_to = to_cluster / counts
+        mean_to[rows, code] = np.inf
+        b = mean_to.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (b - a) / np.maximum(a, b)
+        s[own_count == 1] = 0.0
+        out.append(float(np.mean(np.nan_to_num(s))))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -457,7 +516,8 @@ class SegmentModel:
     sample_size:
         Rows in the seeded sample the silhouette is computed on (and the
         default evaluation sample of ``bootstrap_stability``). The silhouette
-        costs O(sample_size^2); 20 000 rows take a few seconds per k.
+        costs O(sample_size^2); 20 000 rows take a few seconds for all k
+        together.
     seed:
         Seed of every random draw (sample, estimator initialisation).
     n_init:
@@ -599,16 +659,24 @@ class SegmentModel:
         n = z.shape[0]
         k_hi = min(self.k_range[1], n - 1)
         sample = self._sample_index(n, self.sample_size, self.seed)
-        best: tuple[float, int, dict[str, np.ndarray], np.ndarray] | None = None
-        scores: dict[int, float] = {}
+        candidates = []
         for k in range(self.k_range[0], k_hi + 1):
             params, bic = _fit_estimator(z, k, self.method, self.n_init, self.seed)
-            labels = _assign(z, params, self.method)
+            candidates.append((k, params, _assign(z, params, self.method), bic))
+        scores: dict[int, float] = {}
+        if self.method == "gmm":
+            scores = {k: float(bic) for k, _, _, bic in candidates}
+        elif score:
+            # One pass over the sample's pairwise distances scores every k.
+            silhouettes = _silhouettes(
+                z[sample], [labels[sample] for _, _, labels, _ in candidates]
+            )
+            scores = {c[0]: s for c, s in zip(candidates, silhouettes, strict=True)}
+        best: tuple[float, int, dict[str, np.ndarray], np.ndarray] | None = None
+        for k, params, labels, _ in candidates:
             if self.method == "gmm":
-                scores[k] = float(bic)
-                key = -float(bic)
+                key = -scores[k]
             elif score:
-                scores[k] = _silhouette(z[sample], labels[sample])
                 key = scores[k]
             else:
                 key = 0.0

@@ -110,7 +110,7 @@ class LookalikeModel:
     ``score`` and ``to_bytes``; ``max_unlabeled_rows`` caps the unlabeled rows
     each booster trains on (a seeded sample, weighted so that the seed share
     the booster sees is unchanged; None = no cap): at a million customers the
-    seed is what matters and 200,000 unlabeled rows describe the rest well.
+    seed is what matters and 100,000 unlabeled rows describe the rest well.
 
     One out-of-fold pass serves both the published scores and the
     evaluation: the held-out seed members are trained on as unlabeled, so
@@ -276,14 +276,12 @@ class LookalikeModel:
         weight: np.ndarray | None = None,
     ):
         params, rounds = self._booster_params()
-        dtrain = xgb.DMatrix(
-            matrix,
-            label=label,
-            weight=weight,
-            feature_names=names,
-            nthread=self.nthread,
-        )
-        return xgb.train(params, dtrain, num_boost_round=rounds)
+        # Trained without feature names, which xgboost would otherwise read
+        # back and compare on every round; named afterwards (same model bytes).
+        dtrain = xgb.DMatrix(matrix, label=label, weight=weight, nthread=self.nthread)
+        booster = xgb.train(params, dtrain, num_boost_round=rounds)
+        booster.feature_names = list(names)
+        return booster
 
     def _training_rows(
         self, candidates: np.ndarray, label: np.ndarray, fold: int
@@ -625,7 +623,7 @@ def seed_from_value(predicted_value: np.ndarray, share: float) -> np.ndarray:
     return seed
 
 
-MAX_UNLABELED_ROWS = 200_000
+MAX_UNLABELED_ROWS = 100_000
 """Default cap on the unlabeled rows each booster of a run trains on."""
 
 

@@ -283,21 +283,27 @@ def as_list(value: Any) -> list[Any]:
     return list(parsed)
 
 
-def skip_training(history: pd.DataFrame | None, registry_model: str, family: str):
+def skip_training(dbt: Any, session: Any, registry_model: str, family: str):
     """The append of a ``train_*`` model in a build that does not retrain.
 
     With the var ``retrain`` false a registry model trains nothing and
     appends no row; the score models serve the latest approved rows already
-    there. ``history`` holds the registry's rows so far (None when the table
-    does not exist yet). Returns an empty pyarrow Table with the registry's
-    schema. Raises ``ValueError`` naming ``registry_model`` and ``family``
-    when the registry holds no row at all: nothing was ever trained, so
-    there is nothing to serve and a build with retrain true must come first.
-    A registry whose runs were all rejected or insufficient is not an error:
+    there. ``dbt`` and ``session`` are the model's: the only thing read is
+    the number of rows of its own registry table (``dbt.this``; none when
+    the model is not incremental yet, i.e. the table does not exist).
+    Returns an empty pyarrow Table with the registry's schema. Raises
+    ``ValueError`` naming ``registry_model`` and ``family`` when the
+    registry holds no row at all: nothing was ever trained, so there is
+    nothing to serve and a build with retrain true must come first. A
+    registry whose runs were all rejected or insufficient is not an error:
     the score tables then say so per customer (``no_model_note``), as in a
     build that retrains.
     """
-    if history is None or history.empty:
+    trained = 0
+    if dbt.is_incremental:
+        counted = session.sql(f"select count(*) as n from {dbt.this}").df()
+        trained = int(counted["n"].iloc[0])
+    if trained == 0:
         raise ValueError(
             f"{registry_model}: retrain is false, but no {family} model has "
             "ever been trained in this warehouse, so there is nothing to "

@@ -82,11 +82,7 @@ def check_arms(
     t = _as_binary(treated, "treated", "1 = contacted, 0 = control group")
     if min_per_arm < 1:
         raise ValueError(f"min_per_arm={min_per_arm}; pass min_per_arm >= 1")
-    if n_folds is not None and (
-        isinstance(n_folds, bool)
-        or not isinstance(n_folds, int | np.integer)
-        or n_folds < 2
-    ):
+    if n_folds is not None and not _is_count(n_folds, 2):
         raise ValueError(
             f"n_folds={n_folds!r}; pass an integer >= 2 (each customer is "
             "scored by the model trained on the other folds)"
@@ -226,10 +222,12 @@ class _UpliftLearner:
             nthread=self.nthread,
             seed=self.seed,
         )
-        dtrain = xgb.DMatrix(
-            matrix, label=label, feature_names=self.features_, nthread=self.nthread
-        )
-        return xgb.train(merged, dtrain, num_boost_round=rounds)
+        # Trained without feature names, which xgboost would otherwise read
+        # back and compare on every round; named afterwards (same model bytes).
+        dtrain = xgb.DMatrix(matrix, label=label, nthread=self.nthread)
+        booster = xgb.train(merged, dtrain, num_boost_round=rounds)
+        booster.feature_names = list(self.features_ or [])
+        return booster
 
     def _outcome_objective(self) -> str:
         return "binary:logistic" if self.binary_ else "reg:squarederror"
@@ -454,6 +452,7 @@ def choose_uplift_model(
     propensity: float | None = None,
     random_repeats: int = 5,
     min_per_arm: int = 100,
+    max_training_rows: int | None = None,
 ) -> UpliftChoice:
     """Pick the better of T- and X-learner by cross-fitting, refit it on all rows.
 
@@ -468,6 +467,13 @@ def choose_uplift_model(
     ``random_repeats`` seeds. The learner with the higher out-of-fold Qini
     wins (a tie goes to the simpler T-learner) and is refitted on all rows
     for serving.
+
+    ``max_training_rows`` caps the rows every model trains on: each fold's
+    models train on a uniform sample (seeded by ``seed`` and the fold) of at
+    most that many of the other folds' rows, and the winner is refitted on
+    such a sample of all rows; every row is still scored out of fold, so the
+    Qini stays over all rows. None (default) trains on every row. Training
+    cost then stays flat once a campaign outgrows the cap.
 
     Qini is always computed on the **binary conversion outcome** (converted
     within the window, 0/1): with a 0/1 ``outcome`` that is the outcome
@@ -493,6 +499,7 @@ def choose_uplift_model(
     """
     if random_repeats < 1:
         raise ValueError(f"random_repeats={random_repeats}; pass at least 1")
+    _check_max_rows(max_training_rows)
     t, y, converted, qini_outcome = _selection_inputs(X, treated, outcome, conversion)
     ok, message = check_arms(
         t, min_per_arm=min_per_arm, outcome=converted, n_folds=n_folds
@@ -508,7 +515,7 @@ def choose_uplift_model(
         "params": params,
         "propensity": propensity,
     }
-    out_of_fold = _out_of_fold(X, t, y, folds, kinds, settings)
+    out_of_fold = _out_of_fold(X, t, y, folds, kinds, settings, max_training_rows)
     scores = {
         kind: {
             "qini_coefficient": qini_coefficient(converted, t, out_of_fold[kind]),
@@ -525,20 +532,27 @@ def choose_uplift_model(
     t_qini = scores[TLearner.kind]["qini_coefficient"]
     x_qini = scores[XLearner.kind]["qini_coefficient"]
     chosen = XLearner.kind if x_qini > t_qini else TLearner.kind
-    model = _make_learner(chosen, settings).fit(X, t, y)
+    refit_rows = _capped_rows(np.arange(t.size), max_training_rows, seed, n_folds)
+    if refit_rows.size < t.size:
+        model = _make_learner(chosen, settings).fit(
+            X.iloc[refit_rows], t[refit_rows], y[refit_rows]
+        )
+    else:
+        model = _make_learner(chosen, settings).fit(X, t, y)
     report = {
         "chosen": chosen,
         "selection_rule": (
             "higher out-of-fold Qini coefficient over all participants; a tie "
             "goes to the T-learner; the winner is refitted on all participants "
-            "for serving"
+            "(at most max_training_rows, a seeded sample) for serving"
         ),
         "evaluation": (
             f"out-of-fold over all {t.size} participants: {n_folds}-fold "
             f"cross-fitting stratified by arm and conversion (seed {seed}); each "
             "participant's uplift comes from the learner trained on the other "
-            "folds, so qini_coefficient and auuc compare with any other ranking "
-            "of the same participants"
+            "folds (at most max_training_rows of them, a seeded sample), so "
+            "qini_coefficient and auuc compare with any other ranking of the "
+            "same participants"
         ),
         "qini_outcome": qini_outcome,
         "auuc_outcome": "outcome ("
@@ -552,6 +566,8 @@ def choose_uplift_model(
         },
         "n_folds": int(n_folds),
         "n_rows": int(t.size),
+        "max_training_rows": max_training_rows,
+        "refit_rows": int(refit_rows.size),
         "arms": message,
     }
     return UpliftChoice(model, report, out_of_fold[chosen])
@@ -569,12 +585,14 @@ def cross_fitted_uplift(
     conversion: np.ndarray | None = None,
     params: dict[str, Any] | None = None,
     propensity: float | None = None,
+    max_training_rows: int | None = None,
 ) -> np.ndarray:
     """Out-of-fold uplift of one learner kind for every row.
 
     The same folds as ``choose_uplift_model`` with the same ``seed`` and
-    ``n_folds`` (stratified by arm and conversion), so for the chosen kind
-    the result equals its ``out_of_fold_uplift``. ``kind`` is 't_learner' or
+    ``n_folds`` (stratified by arm and conversion) and the same
+    ``max_training_rows``, so for the chosen kind the result equals its
+    ``out_of_fold_uplift``. ``kind`` is 't_learner' or
     'x_learner'; ``conversion`` as in ``choose_uplift_model`` (needed when
     ``outcome`` is not 0/1, for the stratification). Returns a numpy array
     in the order of ``X``, in the units of ``predict_uplift``. Raises
@@ -583,6 +601,7 @@ def cross_fitted_uplift(
     """
     if kind not in _LEARNERS:
         raise ValueError(f"kind={kind!r}; pass one of {sorted(_LEARNERS)}")
+    _check_max_rows(max_training_rows)
     t, y, converted, _ = _selection_inputs(X, treated, outcome, conversion)
     ok, message = check_arms(t, min_per_arm=1, outcome=converted, n_folds=n_folds)
     if not ok:
@@ -594,7 +613,7 @@ def cross_fitted_uplift(
         "params": params,
         "propensity": propensity,
     }
-    return _out_of_fold(X, t, y, folds, (kind,), settings)[kind]
+    return _out_of_fold(X, t, y, folds, (kind,), settings, max_training_rows)[kind]
 
 
 def _selection_inputs(
@@ -647,6 +666,34 @@ def _make_learner(kind: str, settings: dict[str, Any]) -> TLearner | XLearner:
     return TLearner(**common)
 
 
+def _capped_rows(
+    rows: np.ndarray, max_rows: int | None, seed: int, draw: int
+) -> np.ndarray:
+    """At most ``max_rows`` of ``rows`` (sorted positions): a uniform sample
+    seeded by ``seed`` and ``draw`` (one draw per fold, one for the refit)."""
+    if max_rows is None or rows.size <= max_rows:
+        return rows
+    rng = np.random.default_rng([seed, 5, draw])
+    return np.sort(rng.choice(rows, size=max_rows, replace=False))
+
+
+def _is_count(value: object, minimum: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) of at least ``minimum``."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | np.integer)
+        and value >= minimum
+    )
+
+
+def _check_max_rows(max_training_rows: int | None) -> None:
+    if max_training_rows is not None and not _is_count(max_training_rows, 2):
+        raise ValueError(
+            f"max_training_rows={max_training_rows!r}; pass a row count >= 2 or "
+            "None (every row)"
+        )
+
+
 def _out_of_fold(
     X: pd.DataFrame,
     t: np.ndarray,
@@ -654,11 +701,16 @@ def _out_of_fold(
     folds: np.ndarray,
     kinds: tuple[str, ...],
     settings: dict[str, Any],
+    max_training_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Uplift of every row from each learner kind trained on the other folds."""
+    """Uplift of every row from each learner kind trained on the other folds
+    (on at most ``max_training_rows`` of them, a seeded sample per fold)."""
     predictions = {kind: np.empty(t.size) for kind in kinds}
     for k in range(int(folds.max()) + 1):
-        rows, others = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+        rows = np.flatnonzero(folds == k)
+        others = _capped_rows(
+            np.flatnonzero(folds != k), max_training_rows, settings["seed"], k
+        )
         X_fit, X_rows = X.iloc[others], X.iloc[rows]
         if XLearner.kind in kinds:
             x = _make_learner(XLearner.kind, settings)
@@ -843,6 +895,7 @@ def uplift_runs(
     seed: int = 0,
     nthread: int = 1,
     n_folds: int = 4,
+    max_training_customers: int | None = None,
 ) -> list[dict[str, Any]]:
     """One registry row per campaign in ``examples`` (kind ``uplift:<campaign>``).
 
@@ -857,6 +910,9 @@ def uplift_runs(
     than ``min_per_arm`` per arm, no contrast, or too few converters or
     non-converters per arm for ``n_folds`` folds) or whose features are all
     null or constant gets an insufficient_data row without a model.
+    ``max_training_customers`` caps the participants each model of a
+    campaign trains on (``choose_uplift_model``'s ``max_training_rows``: a
+    seeded sample; every participant is still scored out of fold).
     """
     from . import registry
 
@@ -878,6 +934,7 @@ def uplift_runs(
                 "min_qini": min_qini,
                 "min_per_arm": min_per_arm,
                 "n_folds": n_folds,
+                "max_training_customers": max_training_customers,
                 "non_numeric_features_left_out": left_out,
             },
             "features": features,
@@ -920,6 +977,7 @@ def uplift_runs(
             nthread=nthread,
             n_folds=n_folds,
             min_per_arm=min_per_arm,
+            max_training_rows=max_training_customers,
         )
         chosen = report["models"][report["chosen"]]
         metrics = {

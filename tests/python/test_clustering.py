@@ -131,6 +131,26 @@ def test_kmeans_recovers_planted_k_and_partition(data, kmeans_model):
     assert ari >= oracle_ari - 0.03
 
 
+def test_silhouettes_of_all_k_in_one_pass_equal_sklearn(data, kmeans_model):
+    """The shared-distance silhouette equals sklearn's silhouette_score for
+    each labelling, including a singleton cluster and a single cluster."""
+    from sklearn.metrics import silhouette_score
+
+    from predictive_segments.clustering import _silhouettes
+
+    X, y, _ = data
+    z = kmeans_model.transform(X)[:1000]
+    rng = np.random.default_rng(5)
+    labellings = [y[:1000], kmeans_model.predict(X)[:1000], rng.integers(0, 6, 1000)]
+    singleton = np.zeros(1000, dtype=int)
+    singleton[7] = 1
+    labellings.append(singleton)
+    got = _silhouettes(z, [*labellings, np.zeros(1000, dtype=int)])
+    want = [silhouette_score(z, labels) for labels in labellings]
+    np.testing.assert_allclose(got[:-1], want, rtol=0, atol=1e-12)
+    assert got[-1] == -1.0
+
+
 def test_gmm_recovers_planted_k_and_partition(data, gmm_model):
     X, y, latent = data
     ari = adjusted_rand(y, gmm_model.predict(X))

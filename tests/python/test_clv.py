@@ -13,9 +13,6 @@ an oracle that ranks by the true expected value.
 
 from __future__ import annotations
 
-import os
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -415,6 +412,15 @@ def test_bgnbd_clv_deterministic_and_round_trip(
     )
 
 
+def test_bgnbd_p_alive_equals_predict_column(
+    clv_model: clv.BgnbdClv, clv_sim: pd.DataFrame, clv_pred: pd.DataFrame
+) -> None:
+    # score_clv takes P(alive) from p_alive() when the GBM serves the value.
+    np.testing.assert_array_equal(clv_model.p_alive(clv_sim), clv_pred.p_alive)
+    with pytest.raises(ValueError, match="not fitted"):
+        clv.BgnbdClv().p_alive(clv_sim)
+
+
 def test_bgnbd_clv_input_errors(clv_model: clv.BgnbdClv, clv_sim: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="no column avg_repeat_value"):
         clv_model.predict(clv_sim.drop(columns="avg_repeat_value"), 90)
@@ -465,32 +471,6 @@ def test_clv_eligibility(clv_sim: pd.DataFrame) -> None:
     assert clv.clv_eligibility(clv_sim) == []
     reasons = clv.clv_eligibility(clv_sim.head(50))
     assert len(reasons) == 2 and "50 customers" in reasons[0]
-
-
-@pytest.mark.skipif(
-    os.environ.get("CLV_BENCHMARK") != "1",
-    reason="set CLV_BENCHMARK=1 to time 1M customers",
-)
-def test_benchmark_one_million_customers() -> None:
-    n = 1_000_000
-    sim = clv.simulate_clv_customers(
-        n, _ages(n, 1), 365, seed=2, **BG_TRUTH, **GG_TRUTH
-    )
-    # purchase days are whole days in real data
-    sim["recency_days"] = np.floor(sim.recency_days)
-    sim["age_days"] = np.floor(sim.age_days)
-    t0 = time.perf_counter()
-    clv.BetaGeometricNBD().fit(sim.frequency, sim.recency_days, sim.age_days)
-    t1 = time.perf_counter()
-    model = clv.BgnbdClv().fit(sim)
-    t2 = time.perf_counter()
-    pred = model.predict(sim, 365)
-    t3 = time.perf_counter()
-    print(
-        f"1M customers: BG/NBD fit {t1 - t0:.1f} s, BG/NBD + Gamma-Gamma fit "
-        f"{t2 - t1:.1f} s, predict 365 days with 200 draws {t3 - t2:.1f} s"
-    )
-    assert len(pred) == n
 
 
 # --------------------------------------------------------------------------
@@ -578,6 +558,34 @@ def test_gbm_deterministic_and_round_trip(
     pd.testing.assert_frame_equal(loaded.predict(gbm_data["X_test"]), pred)
     again = clv.QuantileGbmClv(seed=3, nthread=1).fit(gbm_data["X"], gbm_data["y"])
     pd.testing.assert_frame_equal(again.predict(gbm_data["X_test"]), pred)
+
+
+def test_gbm_quantile_booster_is_early_stopped_and_capped(
+    gbm: clv.QuantileGbmClv, gbm_data: dict
+) -> None:
+    # The mean model is refitted on all rows; the quantile model keeps its
+    # booster trained on the 80 % split and stopped on the other 20 %.
+    assert gbm.n_train_ == {"mean": 6000, "quantile": 4800}
+    kwargs = {"seed": 3, "nthread": 1, "params": {"num_boost_round": 60}}
+    capped = clv.QuantileGbmClv(**kwargs, max_quantile_rows=1000)
+    capped.fit(gbm_data["X"], gbm_data["y"])
+    assert capped.n_train_ == {"mean": 6000, "quantile": 1000}
+    pred = capped.predict(gbm_data["X_test"])
+    assert (pred.predicted_clv_p10 <= pred.predicted_clv_p90).all()
+    again = clv.QuantileGbmClv(**kwargs, max_quantile_rows=1000)
+    again.fit(gbm_data["X"], gbm_data["y"])
+    pd.testing.assert_frame_equal(again.predict(gbm_data["X_test"]), pred)
+    loaded = clv.QuantileGbmClv.from_bytes(capped.to_bytes())
+    assert loaded.max_quantile_rows == 1000
+    assert loaded.n_train_ == capped.n_train_
+    pd.testing.assert_frame_equal(loaded.predict(gbm_data["X_test"]), pred)
+    # The mean model does not depend on the quantile cap.
+    uncapped = clv.QuantileGbmClv(**kwargs).fit(gbm_data["X"], gbm_data["y"])
+    np.testing.assert_array_equal(
+        uncapped.predict(gbm_data["X_test"]).predicted_clv, pred.predicted_clv
+    )
+    with pytest.raises(ValueError, match="max_quantile_rows"):
+        clv.QuantileGbmClv(max_quantile_rows=10)
 
 
 def test_gbm_external_validation_and_negative_targets(gbm_data: dict) -> None:

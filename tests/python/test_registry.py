@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,20 +104,37 @@ def test_canonical_json_is_order_free_and_drops_non_finite_numbers():
     ) == registry.canonical_json({"a": None, "b": 1})
 
 
+class _Dbt:
+    """The two attributes of a dbt Python model's ``dbt`` object that
+    ``skip_training`` reads."""
+
+    def __init__(self, this: str, is_incremental: bool) -> None:
+        self.this = this
+        self.is_incremental = is_incremental
+
+
 def test_skip_training_appends_nothing_once_a_model_was_trained():
     # retrain false: no row, whatever the statuses so far (the score tables
     # say when none is approved), and the registry's schema for the append.
-    history = pd.DataFrame({"model_kind": ["churn"], "status": ["rejected"]})
-    table = registry.skip_training(history, "train_churn", "churn")
+    session = duckdb.connect()
+    session.execute(
+        "create table train_churn as select 'churn' as model_kind, 'rejected' as status"
+    )
+    table = registry.skip_training(
+        _Dbt("train_churn", True), session, "train_churn", "churn"
+    )
     assert table.num_rows == 0
     assert table.schema.names == registry.REGISTRY_COLUMNS
     assert table.schema == registry.to_arrow([]).schema
 
 
-@pytest.mark.parametrize("history", [None, pd.DataFrame({"model_kind": []})])
-def test_skip_training_stops_when_nothing_was_ever_trained(history):
+@pytest.mark.parametrize("exists", [False, True])
+def test_skip_training_stops_when_nothing_was_ever_trained(exists):
+    # Not incremental yet (no table), or a table without a row.
+    session = duckdb.connect()
+    session.execute("create table train_clv (model_kind varchar)")
     with pytest.raises(ValueError) as raised:
-        registry.skip_training(history, "train_clv", "CLV")
+        registry.skip_training(_Dbt("train_clv", exists), session, "train_clv", "CLV")
     message = str(raised.value)
     assert message.startswith("train_clv: retrain is false")
     assert "no CLV model has ever been trained" in message

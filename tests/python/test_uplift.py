@@ -213,6 +213,49 @@ def test_cross_fitted_uplift_matches_choice(trial):
     )
 
 
+def test_capped_training_rows(trial):
+    """With max_training_rows every model trains on a seeded sample of at most
+    that many rows, yet every row is still scored out of fold."""
+    from predictive_segments.uplift import _capped_rows
+
+    rows = slice(0, 3000)
+    X, t, y = trial["X"].iloc[rows], trial["treated"][rows], trial["converted"][rows]
+    small = {"num_boost_round": 40, "eta": 0.1}
+    kwargs = {"seed": 6, "nthread": NTHREAD, "params": small}
+    capped = choose_uplift_model(X, t, y, max_training_rows=1000, **kwargs)
+    assert capped.report["max_training_rows"] == 1000
+    assert capped.report["refit_rows"] == 1000
+    assert capped.report["n_rows"] == 3000
+    assert np.isfinite(capped.out_of_fold_uplift).all()
+    np.testing.assert_array_equal(
+        capped.out_of_fold_uplift,
+        cross_fitted_uplift(
+            X, t, y, capped.report["chosen"], max_training_rows=1000, **kwargs
+        ),
+    )
+    again = choose_uplift_model(X, t, y, max_training_rows=1000, **kwargs)
+    np.testing.assert_array_equal(again.out_of_fold_uplift, capped.out_of_fold_uplift)
+    assert again.model.to_bytes() == capped.model.to_bytes()
+    full = choose_uplift_model(X, t, y, **kwargs)
+    assert full.report["refit_rows"] == 3000
+    assert not np.array_equal(full.out_of_fold_uplift, capped.out_of_fold_uplift)
+    # A cap above the row count changes nothing.
+    loose = choose_uplift_model(X, t, y, max_training_rows=3000, **kwargs)
+    np.testing.assert_array_equal(loose.out_of_fold_uplift, full.out_of_fold_uplift)
+    assert loose.model.to_bytes() == full.model.to_bytes()
+    # The sample: sorted, without repeats, from the given rows, seeded.
+    pool = np.arange(10, 5000, 3)
+    picked = _capped_rows(pool, 200, seed=6, draw=1)
+    assert picked.size == 200 and np.all(np.diff(picked) > 0)
+    assert np.isin(picked, pool).all()
+    np.testing.assert_array_equal(picked, _capped_rows(pool, 200, seed=6, draw=1))
+    assert not np.array_equal(picked, _capped_rows(pool, 200, seed=6, draw=2))
+    assert _capped_rows(pool, None, seed=6, draw=1) is pool
+    for bad in (1, True, 2.5):
+        with pytest.raises(ValueError, match="max_training_rows"):
+            choose_uplift_model(X, t, y, max_training_rows=bad, **kwargs)
+
+
 def test_groups_recover_planted_subgroups(chosen, test_trial):
     model, _, _ = chosen
     X = test_trial["X"]

@@ -74,12 +74,7 @@ classified as (
 ),
 
 final as (
-    select
-        classified.*,
-        {{ build_time(precise=true) }} as _loaded_at,
-        cast(null as {{ dbt.type_string() }}) as _change
-    from classified
-    {{- raw_load_markers(load.reload) }}
+    {{ incremental_raw_rows('classified', load.reload) }}
 )
 
 select * from final
