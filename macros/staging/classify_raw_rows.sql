@@ -37,6 +37,9 @@
         Ties are broken so that the ranks never depend on the order rows are
         read in: exact copies by the file they came from (tracks_source_file:
         the relation has _source_file), equal rows by their copy number.
+        `relation` and `flagged` are read more than once: the caller defines
+        `relation` with cte_not_materialized(), like `flagged` here, so
+        that they stream instead of being held whole.
     -#}
     {%- set keys = key_columns | join(', ') -%}
     with
@@ -50,7 +53,7 @@
         having count(*) > 1
     ),
 
-    flagged as (
+    flagged as {{ cte_not_materialized() }} (
         select
             {{ relation }}.*,
             coalesce(duplicated_keys._has_duplicated_key, false)
@@ -137,6 +140,27 @@
                 then {{ raw_record_text('ranked._raw_record') }}
         end as _raw_record
     from ranked
+{%- endmacro %}
+
+
+{% macro cte_not_materialized() -%}
+    {{ return(adapter.dispatch('cte_not_materialized', 'predictive_segments')()) }}
+{%- endmacro %}
+
+{% macro default__cte_not_materialized() -%}
+{%- endmacro %}
+
+{% macro duckdb__cte_not_materialized() -%}
+    {#-
+        DuckDB holds a CTE that is read more than once as a materialized
+        table: for the raw event rows of a base_ model (with their raw
+        record), memory and spill to disk of several times the raw data
+        (100k demo customers, memory_limit 1GB: 6.9 GiB spilled, 39 s;
+        not materialized: 0.3 GiB, 22 s, the same rows). Not materialized,
+        each reader streams the CTE again from the raw files, keeping only
+        the columns it needs.
+    -#}
+    not materialized
 {%- endmacro %}
 
 

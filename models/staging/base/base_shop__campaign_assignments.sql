@@ -21,7 +21,7 @@ parsed as (
     from source
 ),
 
-checked as (
+checked as {{ cte_not_materialized() }} (
     select
         parsed.*,
         {{ first_reason([

@@ -28,7 +28,7 @@ accepted_event_types as (
     where source_table = 'events'
 ),
 
-parsed as (
+parsed as {{ cte_not_materialized() }} (
     select
         {{ clean_id('source.event_id') }} as event_id,
         {{ raw_row_key('source.event_id') }} as _row_key,
@@ -62,7 +62,7 @@ bot_user_agents as (
         var('bot_user_agent_pattern')) }}
 ),
 
-checked as (
+checked as {{ cte_not_materialized() }} (
     select
         parsed.*,
         {{ first_reason([

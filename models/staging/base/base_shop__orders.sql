@@ -41,7 +41,7 @@ parsed as (
     from source
 ),
 
-checked as (
+checked as {{ cte_not_materialized() }} (
     select
         parsed.*,
         coalesce(
