@@ -81,12 +81,51 @@
         {{ cutoffs_relation(dates) }}
     ),
 
-    {% for topic in topics %}
-    {{ topic.model }} as (
-        select * from {{ ref(topic.model) }}
+    {#-
+        The topic tables share their key (customer_id, cutoff_date): one
+        union of their rows grouped by the key (any_value skips the nulls
+        of the other topics' columns) instead of a join per topic. DuckDB
+        held the build sides of five joins at once and ran out of memory
+        at 1,000,000 customers; the aggregate spills.
+    -#}
+    topic_rows as (
+        {%- for topic in topics %}
+        select
+            customer_id,
+            cutoff_date,
+            {%- for kind in ['zero', 'null', 'false'] %}
+            {%- for column in topic.get(kind, []) %}
+            {{ column }},
+            {%- endfor %}
+            {%- endfor %}
+            max_source_at
+                as {{ topic.model | replace('feat_customer_', '') }}_max_source_at
+        from {{ ref(topic.model) }}
+        where cutoff_date in (select cutoffs.cutoff_date from cutoffs)
+        {%- if not loop.last %}
+        union all by name
+        {%- endif %}
+        {%- endfor %}
     ),
 
-    {% endfor %}
+    topic_features as (
+        select
+            customer_id,
+            cutoff_date,
+            {%- for topic in topics %}
+            {%- for kind in ['zero', 'null', 'false'] %}
+            {%- for column in topic.get(kind, []) %}
+            any_value({{ column }}) as {{ column }},
+            {%- endfor %}
+            {%- endfor %}
+            any_value({{ topic.model | replace('feat_customer_', '') }}_max_source_at)
+                as {{ topic.model | replace('feat_customer_', '') }}_max_source_at
+            {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        from topic_rows
+        group by customer_id, cutoff_date
+    ),
+
     spine as (
         select
             customers.customer_id,
@@ -133,26 +172,24 @@
                 'spine.cutoff_date') }} as days_since_signup,
             {%- for topic in topics %}
             {%- for column in topic.get('zero', []) %}
-            coalesce({{ topic.model }}.{{ column }}, 0) as {{ column }},
+            coalesce(topic_features.{{ column }}, 0) as {{ column }},
             {%- endfor %}
             {%- for column in topic.get('null', []) %}
-            {{ topic.model }}.{{ column }},
+            topic_features.{{ column }},
             {%- endfor %}
             {%- for column in topic.get('false', []) %}
-            coalesce({{ topic.model }}.{{ column }}, false) as {{ column }},
+            coalesce(topic_features.{{ column }}, false) as {{ column }},
             {%- endfor %}
             {%- endfor %}
             {%- for topic in topics %}
-            {{ topic.model }}.max_source_at as {{ topic.model | replace('feat_customer_', '') }}_max_source_at,
+            topic_features.{{ topic.model | replace('feat_customer_', '') }}_max_source_at,
             {%- endfor %}
             spine.first_seen_at
         from spine
-        {%- for topic in topics %}
-        left join {{ topic.model }}
+        left join topic_features
             on
-                spine.customer_id = {{ topic.model }}.customer_id
-                and spine.cutoff_date = {{ topic.model }}.cutoff_date
-        {%- endfor %}
+                spine.customer_id = topic_features.customer_id
+                and spine.cutoff_date = topic_features.cutoff_date
     )
 
     select * from final
