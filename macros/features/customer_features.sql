@@ -157,6 +157,7 @@
             on
                 customers.first_seen_at < cutoffs.cutoff_at
                 or customers.first_seen_at is null
+        where {{ in_feature_population('customers.customer_id') }}
     ),
 
     final as (

@@ -62,3 +62,19 @@
         / nullif(count({{ value }}) * (count({{ value }}) - 1), 0)
     )
 {%- endmacro %}
+
+
+{% macro whole_number_var(name, unit, meaning) -%}
+    {#-
+        The var `name` as an integer of at least 1, or a compile error that
+        names the var, the value found and what the var means (`unit`: what
+        it counts, e.g. 'days'; `meaning`: a sentence on its use).
+    -#}
+    {%- set value = var(name) | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]+', value) or value | int < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ " must be a whole number of " ~ unit
+            ~ ", at least 1 (got '" ~ value ~ "'): " ~ meaning) }}
+    {%- endif -%}
+    {{ return(value | int) }}
+{%- endmacro %}

@@ -20,6 +20,7 @@ events_before_cutoff as (
     from email_events
     inner join cutoffs
         on email_events.occurred_at < cutoffs.cutoff_at
+    where {{ in_feature_population('email_events.customer_id') }}
 ),
 
 aggregated as (

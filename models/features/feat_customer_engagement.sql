@@ -4,15 +4,11 @@
     count the last var high_intent_days days (the high-intent signals of the
     marts), named independently of that window.
 -#}
-{%- set recent_days = var('high_intent_days') | string | trim -%}
-{%- if not modules.re.fullmatch('[0-9]+', recent_days)
-        or recent_days | int < 1 -%}
-    {{ exceptions.raise_compiler_error(
-        "var high_intent_days must be a whole number of days, at least 1 "
-        ~ "(got '" ~ recent_days ~ "'): customers with an abandoned cart or "
-        ~ "a pricing page view that recent are high intent.") }}
-{%- endif -%}
-{%- set is_recent = 'days_before_cutoff <= ' ~ recent_days | int -%}
+{%- set recent_days = whole_number_var(
+    'high_intent_days', 'days',
+    'customers with an abandoned cart or a pricing page view that recent '
+    ~ 'are high intent.') -%}
+{%- set is_recent = 'days_before_cutoff <= ' ~ recent_days -%}
 with
 
 sessions as (

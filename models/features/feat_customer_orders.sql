@@ -29,6 +29,7 @@ orders_before_cutoff as (
     from orders
     inner join cutoffs
         on orders.ordered_at < cutoffs.cutoff_at
+    where {{ in_feature_population('orders.customer_id') }}
 ),
 
 purchase_days as (

@@ -29,6 +29,7 @@ lines_before_cutoff as (
     from order_lines
     inner join cutoffs
         on order_lines.ordered_at < cutoffs.cutoff_at
+    where {{ in_feature_population('order_lines.customer_id') }}
 ),
 
 category_spend as (

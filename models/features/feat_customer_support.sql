@@ -31,6 +31,7 @@ tickets_before_cutoff as (
     from tickets
     inner join cutoffs
         on tickets.opened_at < cutoffs.cutoff_at
+    where {{ in_feature_population('tickets.customer_id') }}
 ),
 
 final as (

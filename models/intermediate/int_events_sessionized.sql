@@ -1,5 +1,6 @@
 {#-
-    One row per identified session and feature cutoff (feature_cutoffs()):
+    One row per identified session and feature cutoff (feature_cutoffs();
+    before as_of_date only for the customers of int_feature_population):
     the session as it was known at the cutoff, from its events that occurred
     and were received strictly before it. A session still going on at a
     cutoff, or whose other events arrive late, counts with the events known
@@ -34,6 +35,7 @@ complete_at_cutoff as (
             greatest(
                 sessions_complete.ended_at, sessions_complete.last_received_at
             ) < cutoffs.cutoff_at
+    where {{ in_feature_population('sessions_complete.customer_id') }}
 ),
 
 straddling as materialized (
@@ -53,6 +55,7 @@ straddling as materialized (
             and greatest(
                 sessions_complete.ended_at, sessions_complete.last_received_at
             ) >= cutoffs.cutoff_at
+    where {{ in_feature_population('sessions_complete.customer_id') }}
 ),
 
 events_known_at_straddled_cutoff as (

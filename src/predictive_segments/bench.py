@@ -581,6 +581,8 @@ def render_markdown(results: Sequence[Mapping[str, Any]]) -> str:
     sections: list[tuple[str, Callable[[Sequence[Mapping[str, Any]]], list[str]]]] = [
         ("Wall time per phase", _time_table)
     ]
+    if len({r["customers"] for r in results if r.get("tests", True)}) > 1:
+        sections.append(("Scaling curve", _scaling_curve))
     if any(r.get("refresh") for r in results):
         sections.append(("Daily refresh", _refresh_tables))
     sections += [
@@ -672,6 +674,49 @@ def _time_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
         "",
     ]
     return notes + _table(header, rows)
+
+
+CURVE_WIDTH = 40
+
+
+def _scaling_curve(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The full build's elapsed time and CPU time against customers (runs with
+    data tests), as bars, each with its cost per customer relative to the
+    smallest scale's: 1.00x throughout is linear growth."""
+    runs = [r for r in results if r.get("tests", True)]
+    runs = sorted(
+        {r["customers"]: r for r in runs}.values(), key=lambda r: r["customers"]
+    )
+    lines = [
+        "The full `dbt build` (data tests included) per scale. Bars: elapsed "
+        f"seconds, {CURVE_WIDTH} characters for the largest. `x linear`: seconds "
+        "per customer relative to the smallest scale's (1.00x: the cost grows in "
+        "proportion to the customers; above: faster than linear).",
+        "",
+        "```text",
+        f"{'customers':>11}  {'elapsed s':>9}  {'x linear':>8}  {'CPU s':>7}  "
+        f"{'x linear':>8}",
+    ]
+    smallest = runs[0]
+    largest_elapsed = max(r["build"].get("elapsed_s") or 0 for r in runs) or 1
+
+    def relative(value: float | None, base: float | None, result) -> str:
+        if value is None or not base:
+            return "-"
+        per_customer = value / result["customers"]
+        return f"{per_customer / (base / smallest['customers']):.2f}x"
+
+    for result in runs:
+        elapsed = result["build"].get("elapsed_s")
+        cpu = _cpu_seconds(result["build"])
+        bar = "#" * max(1, round((elapsed or 0) / largest_elapsed * CURVE_WIDTH))
+        lines.append(
+            f"{result['customers']:>11,}  {_seconds(elapsed):>9}  "
+            f"{relative(elapsed, smallest['build'].get('elapsed_s'), result):>8}  "
+            f"{_seconds(cpu):>7}  "
+            f"{relative(cpu, _cpu_seconds(smallest['build']), result):>8}  {bar}"
+        )
+    return [*lines, "```"]
 
 
 def _yes_no(flag: bool | None) -> str | None:

@@ -547,3 +547,27 @@ def test_markdown_has_no_refresh_section_without_refresh_and_flags_failures():
     text = render_markdown([skipped])
     assert "Refresh not run at 300k: the full build failed." in text
     assert "| dbt process wall (with parsing), s | 30.0 | - | - |" in text
+
+
+def test_scaling_curve_shows_cost_per_customer_relative_to_the_smallest_scale():
+    # 300k at 3.3x the 100k time (10 % above linear), 1M at 10x (linear).
+    results = [
+        _bench_result(100_000, 1),
+        _bench_result(300_000, 3.3),
+        _bench_result(1_000_000, 10.0),
+    ]
+    lines = render_markdown(results).splitlines()
+    start = lines.index("## Scaling curve")
+    curve = lines[lines.index("```text", start) + 1 : lines.index("```", start + 3)]
+    rows = {int(line.split()[0].replace(",", "")): line.split() for line in curve[1:]}
+    assert set(rows) == {100_000, 300_000, 1_000_000}
+    assert rows[100_000][1:5] == ["20.0", "1.00x", "55.0", "1.00x"]
+    assert rows[300_000][1:5] == ["66.0", "1.10x", "181.5", "1.10x"]
+    assert rows[1_000_000][1:5] == ["200.0", "1.00x", "550.0", "1.00x"]
+    # Bars are proportional to the elapsed time, the largest CURVE_WIDTH long.
+    assert len(rows[1_000_000][5]) == 40
+    assert len(rows[100_000][5]) == 4
+
+
+def test_no_scaling_curve_for_one_scale():
+    assert "Scaling curve" not in render_markdown([_bench_result(100_000, 1)])
