@@ -18,11 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from . import metrics
+from .ml_libs import IsotonicRegression, LogisticRegression, xgb
 
 __all__ = ["DEFAULT_PARAMS", "ProbabilityModel", "check_eligibility"]
 

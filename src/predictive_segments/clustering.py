@@ -63,11 +63,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import skew
-from sklearn.cluster import KMeans
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from predictive_segments.metrics import adjusted_rand
+from predictive_segments.ml_libs import GaussianMixture, KMeans
 
 __all__ = [
     "DEFAULT_ROLES",

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from scipy import optimize
 from scipy.special import betainc, digamma, gammaincinv, gammaln, hyp2f1
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 from predictive_segments import metrics
+from predictive_segments.ml_libs import xgb
 
 __all__ = [
     "BetaGeometricNBD",

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from scipy.stats import rankdata
+
+from .ml_libs import xgb
 
 TIERS: tuple[int, ...] = (1, 2, 5, 10)
 """Audience tiers, in percent of the non-seed customers (top 1 %, 2 %, 5 %, 10 %)."""

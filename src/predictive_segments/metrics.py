@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score, average_precision_score
-from sklearn.metrics import roc_auc_score as _sk_roc_auc
+
+from .ml_libs import adjusted_rand_score, average_precision_score
+from .ml_libs import roc_auc_score as _sk_roc_auc
 
 __all__ = [
     "adjusted_rand",

@@ -34,11 +34,10 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
-from sklearn.model_selection import StratifiedKFold
 
 from .lookalike import _informative_columns, _numeric_matrix, _select_features
 from .metrics import auuc, qini_coefficient
+from .ml_libs import StratifiedKFold, xgb
 
 OutcomeType = Literal["auto", "binary", "continuous"]
 
