@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('campaign_assignments') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['campaign_id', 'customer_id']) }},
 
 {{ staged_customers_ctes() }},
 
@@ -17,7 +19,8 @@ parsed as (
             'source.treatment_group']) }} as _row_hash,
         {{ raw_record([
             'source.campaign_id', 'source.customer_id', 'source.assigned_at',
-            'source.treatment_group']) }} as _raw_record
+            'source.treatment_group']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 

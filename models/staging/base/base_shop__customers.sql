@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('customers') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['customer_id']) }},
 
 parsed as (
     select
@@ -22,7 +24,8 @@ parsed as (
         {{ raw_record([
             'source.customer_id', 'source.signed_up_at', 'source.country',
             'source.acquisition_channel', 'source.birth_year',
-            'source.gender', 'source.email_domain']) }} as _raw_record
+            'source.gender', 'source.email_domain']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 

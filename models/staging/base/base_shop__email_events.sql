@@ -16,9 +16,11 @@
 
 with
 
-source as (
+raw_rows as (
     {{ load.source }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['email_event_id']) }},
 
 {{ staged_customers_ctes() }},
 
@@ -45,7 +47,8 @@ parsed as (
             'source.email_campaign_id', 'source.event_type',
             'source.occurred_at']) }} as _raw_record,
         source._source_file,
-        source._source_version
+        source._source_version,
+        source._has_duplicated_key
     from source
 ),
 

@@ -16,9 +16,11 @@
 
 with
 
-source as (
+raw_rows as (
     {{ load.source }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['event_id']) }},
 
 {{ staged_customers_ctes() }},
 
@@ -52,13 +54,16 @@ parsed as {{ cte_not_materialized() }} (
             'source.user_agent', 'source.occurred_at',
             'source.received_at']) }} as _raw_record,
         source._source_file,
-        source._source_version
+        source._source_version,
+        source._has_duplicated_key
     from source
 ),
 
 bot_user_agents as (
+    {#- From the raw rows: the same values as parsed.user_agent. -#}
     {{ matches_in_distinct_values(
-        'parsed', "coalesce(parsed.user_agent, '')",
+        'raw_rows',
+        "coalesce(cast(raw_rows.user_agent as " ~ dbt.type_string() ~ "), '')",
         var('bot_user_agent_pattern')) }}
 ),
 

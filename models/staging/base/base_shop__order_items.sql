@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('order_items') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['order_item_id']) }},
 
 orders as (
     select
@@ -30,7 +32,8 @@ parsed as (
             'source.quantity', 'source.unit_price']) }} as _row_hash,
         {{ raw_record([
             'source.order_item_id', 'source.order_id', 'source.product_id',
-            'source.quantity', 'source.unit_price']) }} as _raw_record
+            'source.quantity', 'source.unit_price']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 

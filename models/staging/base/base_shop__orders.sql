@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('orders') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['order_id']) }},
 
 {{ staged_customers_ctes() }},
 
@@ -37,7 +39,8 @@ parsed as (
         {{ raw_record([
             'source.order_id', 'source.customer_id', 'source.ordered_at',
             'source.amount', 'source.currency', 'source.status',
-            'source.channel']) }} as _raw_record
+            'source.channel']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 

@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('products') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['product_id']) }},
 
 parsed as (
     select
@@ -16,7 +18,8 @@ parsed as (
             'source.margin_rate']) }} as _row_hash,
         {{ raw_record([
             'source.product_id', 'source.category', 'source.price_tier',
-            'source.margin_rate']) }} as _raw_record
+            'source.margin_rate']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 

@@ -1,8 +1,10 @@
 with
 
-source as (
+raw_rows as (
     {{ raw_table('support_tickets') }}
 ),
+
+{{ keyed_source_ctes('raw_rows', ['ticket_id']) }},
 
 {{ staged_customers_ctes() }},
 
@@ -23,7 +25,8 @@ parsed as (
         {{ raw_record([
             'source.ticket_id', 'source.customer_id', 'source.topic',
             'source.opened_at', 'source.closed_at',
-            'source.csat_score']) }} as _raw_record
+            'source.csat_score']) }} as _raw_record,
+        source._has_duplicated_key
     from source
 ),
 
