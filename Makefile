@@ -104,7 +104,7 @@ ci-docs: ci-build  ## dbt docs generate and compile the analyses against the CI 
 		$(DBT) compile $(DBT_FLAGS) --select "resource_type:analysis"
 
 integration: ci-docs  ## Tests that read the CI warehouse and run their own small builds
-	SEGMENTS_CI_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_CI_DB=$(CI_DB) $(BIN)/python -m pytest tests/integration -q
+	SEGMENTS_CI_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_CI_DB=$(CI_DB) $(BIN)/python -m pytest tests/integration -q --durations=15
 
 test: lint unit integration  ## Set up, lint, unit tests, dbt build with all tests on CI-size data
 

@@ -255,14 +255,48 @@ class _UpliftLearner:
         contacted / not contacted for a binary outcome; expected revenue (in
         the outcome's currency units) for a continuous outcome.
         """
+        p_treated, p_control = self._arms(self._matrix(X))
+        return pd.DataFrame(
+            {"p_treated": p_treated, "p_control": p_control}, index=X.index
+        )
+
+    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
+        """Treatment effect per customer, in the order of ``X``.
+
+        In probability points (-1..1) for a binary outcome, in outcome units
+        (e.g. EUR) for a continuous one.
+        """
+        return self._uplift(self._matrix(X), arms=None)
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``p_treated``, ``p_control`` and ``uplift`` per row, indexed like ``X``.
+
+        The same values as ``predict_arms`` and ``predict_uplift``, from one
+        feature matrix and one prediction per booster (scoring a million
+        customers builds the matrix once instead of twice).
+        """
         dmat = self._matrix(X)
+        arms = self._arms(dmat)
         return pd.DataFrame(
             {
-                "p_treated": self.boosters_["mu_treated"].predict(dmat).astype(float),
-                "p_control": self.boosters_["mu_control"].predict(dmat).astype(float),
+                "p_treated": arms[0],
+                "p_control": arms[1],
+                "uplift": self._uplift(dmat, arms=arms),
             },
             index=X.index,
         )
+
+    def _arms(self, dmat: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            self.boosters_["mu_treated"].predict(dmat).astype(float),
+            self.boosters_["mu_control"].predict(dmat).astype(float),
+        )
+
+    def _uplift(
+        self, dmat: xgb.DMatrix, arms: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """The effect per row of ``dmat``; ``arms``: ``_arms(dmat)`` if known."""
+        raise NotImplementedError
 
     # -- serialization ---------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -321,14 +355,12 @@ class TLearner(_UpliftLearner):
         self._fit_arms(matrix, t, y)
         return self
 
-    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
-        """Treatment effect per customer: p_treated - p_control.
-
-        In probability points (-1..1) for a binary outcome, in outcome units
-        (e.g. EUR) for a continuous one.
-        """
-        arms = self.predict_arms(X)
-        return (arms["p_treated"] - arms["p_control"]).to_numpy()
+    def _uplift(
+        self, dmat: xgb.DMatrix, arms: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """Treatment effect: p_treated - p_control."""
+        p_treated, p_control = self._arms(dmat) if arms is None else arms
+        return p_treated - p_control
 
 
 class XLearner(_UpliftLearner):
@@ -402,13 +434,11 @@ class XLearner(_UpliftLearner):
         )
         return self
 
-    def predict_uplift(self, X: pd.DataFrame) -> np.ndarray:
-        """Blended treatment effect per customer.
-
-        In probability points (clipped to -1..1) for a binary outcome, in
-        outcome units (e.g. EUR) for a continuous one.
-        """
-        dmat = self._matrix(X)
+    def _uplift(
+        self, dmat: xgb.DMatrix, arms: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """Blended treatment effect, clipped to -1..1 for a binary outcome."""
+        del arms  # the effect models predict the effect itself
         tau1 = self.boosters_["tau_treated"].predict(dmat).astype(float)
         tau0 = self.boosters_["tau_control"].predict(dmat).astype(float)
         e = float(self.propensity_)
@@ -1022,21 +1052,19 @@ def score_uplift(registry_rows: pd.DataFrame, features: pd.DataFrame) -> pd.Data
         if serving is None:
             continue
         model = uplift_model_from_bytes(bytes(serving["artifact"]))
-        uplift = model.predict_uplift(features)
-        arms = model.predict_arms(features)
+        predicted = model.predict(features)
+        uplift = predicted["uplift"].to_numpy()
+        p_treated = predicted["p_treated"].to_numpy()
+        p_control = predicted["p_control"].to_numpy()
         frames.append(
             pd.DataFrame(
                 {
                     "customer_id": features["customer_id"].to_numpy(),
                     "campaign_id": kind.split(":", 1)[1],
                     "uplift_score": uplift,
-                    "p_treated": arms["p_treated"].to_numpy(),
-                    "p_control": arms["p_control"].to_numpy(),
-                    "uplift_group": uplift_groups(
-                        arms["p_treated"].to_numpy(),
-                        arms["p_control"].to_numpy(),
-                        uplift,
-                    ),
+                    "p_treated": p_treated,
+                    "p_control": p_control,
+                    "uplift_group": uplift_groups(p_treated, p_control, uplift),
                     "uplift_model_version": serving["model_version"],
                 }
             )

@@ -351,6 +351,29 @@ def test_determinism_and_round_trip(trial, test_trial):
         TLearner.from_bytes(XLearner(nthread=1, params=params).fit(X, t, y).to_bytes())
 
 
+@pytest.mark.parametrize("cls", [TLearner, XLearner])
+@pytest.mark.parametrize("outcome", ["converted", "revenue"])
+def test_predict_is_arms_and_uplift_at_once(trial, test_trial, cls, outcome):
+    """predict() gives exactly predict_arms() and predict_uplift(), row for row."""
+    model = cls(seed=2, nthread=NTHREAD, params={"num_boost_round": 30}).fit(
+        trial["X"], trial["treated"], trial[outcome]
+    )
+    # A shuffled index: the result must follow X's rows and index.
+    Xte = test_trial["X"].sample(frac=1.0, random_state=0)
+    both = model.predict(Xte)
+    assert list(both.columns) == ["p_treated", "p_control", "uplift"]
+    pd.testing.assert_index_equal(both.index, Xte.index)
+    pd.testing.assert_frame_equal(
+        both[["p_treated", "p_control"]], model.predict_arms(Xte)
+    )
+    np.testing.assert_array_equal(both["uplift"].to_numpy(), model.predict_uplift(Xte))
+    if cls is TLearner:
+        np.testing.assert_array_equal(
+            both["uplift"].to_numpy(),
+            (both["p_treated"] - both["p_control"]).to_numpy(),
+        )
+
+
 def test_choose_is_deterministic(trial):
     args = (trial["X"], trial["treated"], trial["converted"])
     small = {"num_boost_round": 40, "eta": 0.1}
