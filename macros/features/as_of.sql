@@ -6,20 +6,23 @@
 #}
 
 {% macro as_of_date() -%}
-    {#- The as-of date as 'YYYY-MM-DD'. Default: the last staged order date. -#}
+    {#-
+        The as-of date as 'YYYY-MM-DD'. Default: the last staged order date.
+        Read from the staged rows of base_shop__orders (not the staging
+        view, which waits for the guards of stg_shop__raw_table_loads,
+        which check this date).
+    -#}
     {%- set configured = var('as_of_date', none) -%}
     {%- if configured -%}
-        {%- set parsed = modules.datetime.datetime.strptime(
-            configured | string, '%Y-%m-%d') -%}
-        {{ return(parsed.strftime('%Y-%m-%d')) }}
+        {{ return(valid_date_var('as_of_date', configured)) }}
     {%- endif -%}
-    {%- set orders = ref('stg_shop__orders') -%}
+    {%- set orders = ref('base_shop__orders') -%}
     {%- if not execute or var('render_only', false) -%}
         {{ return('1970-01-01') }}
     {%- endif -%}
     {%- set result = run_query(
-        'select cast(max(ordered_date) as ' ~ dbt.type_string() ~ ') from '
-        ~ orders) -%}
+        'select cast(max(cast(ordered_at as date)) as ' ~ dbt.type_string()
+        ~ ") from " ~ orders ~ " where _row_status = 'staged'") -%}
     {%- set last_order_date = result.columns[0].values()[0] -%}
     {%- if last_order_date is none -%}
         {{ exceptions.raise_compiler_error(
@@ -28,6 +31,34 @@
             ~ "refused, or pass --vars '{as_of_date: YYYY-MM-DD}'.") }}
     {%- endif -%}
     {{ return(last_order_date) }}
+{%- endmacro %}
+
+
+{% macro valid_date_var(name, value) -%}
+    {#-
+        The date var `name` as 'YYYY-MM-DD', or a message that names it: a
+        typo must not surface as a parser error blamed on some model.
+    -#}
+    {%- set text = value | string | trim -%}
+    {%- set match = modules.re.match('^(\\d{4})-(\\d{2})-(\\d{2})$', text) -%}
+    {%- set valid = namespace(value=false) -%}
+    {%- if match -%}
+        {%- set year = match.group(1) | int -%}
+        {%- set month = match.group(2) | int -%}
+        {%- set day = match.group(3) | int -%}
+        {%- if 1 <= year <= 9998 and 1 <= month <= 12 and day >= 1 -%}
+            {%- set next_month = modules.datetime.date(
+                year + (month // 12), month % 12 + 1, 1) -%}
+            {%- set last_day = (next_month - modules.datetime.timedelta(days=1)).day -%}
+            {%- set valid.value = day <= last_day -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if not valid.value -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ " must be a date written YYYY-MM-DD (e.g. "
+            ~ "--vars '{" ~ name ~ ": 2026-09-30}'); got " ~ value ~ ".") }}
+    {%- endif -%}
+    {{ return(text) }}
 {%- endmacro %}
 
 

@@ -5,8 +5,13 @@
       window_index         1 for the window ending on as_of_date, 2 for the
                            one before it, ...
       had_purchase_before  at least one purchase before the cutoff
-      window_order_count   purchases in [cutoff, cutoff + window)
-      window_revenue       net revenue in that window (refunds included)
+      window_order_count   purchases in [cutoff, cutoff + window): orders
+                           with revenue_amount > 0, as in the features
+      window_revenue       net revenue in that window: the sum of
+                           revenue_amount (stg_shop__orders), where refund
+                           records deduct themselves and cancelled orders
+                           and orders refunded in full count 0
+                           (docs/raw_contract.md, "orders"); DECIMAL
       window_end_date      first day after the window (<= as_of_date)
     The window never reaches past as_of_date: training_cutoffs() makes sure.
 #}

@@ -1,7 +1,14 @@
 {#-
     Purchase features per customer and cutoff: recency, frequency, monetary
     (gross and net of refunds), cadence and trends. Only orders placed
-    strictly before the cutoff are read.
+    strictly before the cutoff are read. Every amount is revenue_amount of
+    stg_shop__orders, where refunds are netted (docs/raw_contract.md,
+    "orders"): a purchase has revenue_amount > 0, a refund record < 0, and
+    a cancelled order or one refunded in full 0; so monetary_gross -
+    refund_amount = monetary_net. Amounts and their sums stay DECIMAL;
+    means and standard deviations (avg_order_value, stddev_order_value)
+    are statistics for the models, doubles as before (an engine divides
+    decimals in floating point), and reach no mart.
 -#}
 with
 
@@ -78,8 +85,8 @@ aggregated as (
             as purchase_day_count,
         {{ count_if('is_refund') }} as refund_count,
         {{ count_if('is_cancelled') }} as cancelled_order_count,
-        {{ count_if('not is_cancelled and revenue_amount = 0') }}
-            as zero_amount_order_count,
+        {{ count_if('not is_cancelled and not is_refund '
+            ~ 'and revenue_amount = 0') }} as zero_amount_order_count,
         {{ sum_if('is_purchase', 'revenue_amount') }} as monetary_gross,
         sum(revenue_amount) as monetary_net,
         -{{ sum_if('is_refund', 'revenue_amount') }} as refund_amount,

@@ -25,8 +25,9 @@ joined as (
         products.margin_rate,
         order_items.quantity,
         cast(
-            order_items.local_unit_price * order_items.quantity
-            * orders.exchange_rate_to_reporting
+            {{ convert_money(
+                'order_items.local_unit_price * order_items.quantity',
+                'orders.exchange_rate_to_reporting') }}
             as {{ type_money() }}
         ) as line_amount,
         orders.ordered_date,

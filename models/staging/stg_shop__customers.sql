@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_shop__raw_table_loads') }}
+-- (the guards before features: macros/staging/raw_table_loads.sql)
 with
 
 base as (

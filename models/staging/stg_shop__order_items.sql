@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_shop__raw_table_loads') }}
+-- (the guards before features: macros/staging/raw_table_loads.sql)
 with
 
 base as (
@@ -11,7 +13,7 @@ final as (
         order_id,
         product_id,
         cast(coalesce(_quantity_number, 1) as {{ dbt.type_int() }}) as quantity,
-        cast(_unit_price_number as {{ type_money() }}) as local_unit_price
+        {{ round_money('_unit_price_decimal') }} as local_unit_price
     from base
 )
 

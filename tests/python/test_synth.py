@@ -53,6 +53,10 @@ def _contract_columns() -> dict[str, list[str]]:
             col = re.match(r"^\| `(\w+)` \|", line)
             if col:
                 tables[current].append(col.group(1))
+            elif tables[current] and not line.startswith("|"):
+                # The first table under the heading lists the columns; any
+                # later table (e.g. how statuses and amounts combine) does not.
+                current = None
     return tables
 
 

@@ -25,7 +25,9 @@ parsed as (
         {{ clean_id('source.product_id') }} as product_id,
         {{ parse_integer('source.quantity') }} as _quantity_number,
         source.quantity is not null as _has_raw_quantity,
-        {{ parse_number('source.unit_price') }} as _unit_price_number,
+        {{ parse_money('source.unit_price', below=var('max_order_amount')) }}
+            as _unit_price_decimal,
+        {{ money_is_number('source.unit_price') }} as _is_unit_price_number,
         source.unit_price is not null as _has_raw_unit_price,
         {{ row_hash([
             'source.order_item_id', 'source.order_id', 'source.product_id',
@@ -45,9 +47,11 @@ checked as {{ cte_not_materialized() }} (
                 ~ 'or parsed.product_id is null', 'missing_key'),
             ('parsed._has_raw_quantity and (parsed._quantity_number is null '
                 ~ 'or parsed._quantity_number <= 0)', 'invalid_quantity'),
-            ('parsed._has_raw_unit_price and parsed._unit_price_number is null',
+            ('parsed._has_raw_unit_price and not parsed._is_unit_price_number',
                 'invalid_amount'),
-            ('abs(parsed._unit_price_number '
+            ('parsed._has_raw_unit_price and parsed._unit_price_decimal '
+                ~ 'is null', 'absurd_amount'),
+            ('abs(parsed._unit_price_decimal '
                 ~ '* coalesce(parsed._quantity_number, 1)) >= '
                 ~ var('max_order_amount'), 'absurd_amount'),
             ('orders.is_test_account and not orders.is_staged',

@@ -1,7 +1,9 @@
+{%- set raw_orders = raw_table('orders') -%}
+{%- do log_default_currency('orders', raw_orders) -%}
 with
 
 raw_rows as (
-    {{ raw_table('orders') }}
+    {{ raw_orders }}
 ),
 
 {{ keyed_source_ctes('raw_rows', ['order_id']) }},
@@ -25,12 +27,14 @@ parsed as (
         upper(
             coalesce(
                 {{ clean_code('source.currency') }},
-                '{{ var("reporting_currency") }}'
+                '{{ default_currency() }}'
             )
         ) as currency_code,
         {{ clean_code('source.status') }} as _raw_status,
         {{ clean_code('source.channel') }} as channel,
-        {{ parse_number('source.amount') }} as _amount_number,
+        {{ parse_money('source.amount', below=var('max_order_amount')) }}
+            as _amount_decimal,
+        {{ money_is_number('source.amount') }} as _is_amount_number,
         {{ parse_utc_timestamp('source.ordered_at') }} as ordered_at,
         {{ row_hash([
             'source.order_id', 'source.customer_id', 'source.ordered_at',
@@ -49,7 +53,7 @@ checked as {{ cte_not_materialized() }} (
         parsed.*,
         coalesce(
             parsed._raw_status,
-            case when parsed._amount_number < 0 then 'refunded' end,
+            case when parsed._amount_decimal < 0 then 'refunded' end,
             'completed'
         ) as order_status,
         currency_rates.rate_to_eur / reporting_rate.rate_to_eur
@@ -60,9 +64,8 @@ checked as {{ cte_not_materialized() }} (
             ('parsed.ordered_at is null', 'invalid_timestamp'),
             ('not ' ~ timestamp_in_range('parsed.ordered_at'),
                 'timestamp_out_of_range'),
-            ('parsed._amount_number is null', 'invalid_amount'),
-            ('abs(parsed._amount_number) >= ' ~ var('max_order_amount'),
-                'absurd_amount'),
+            ('not parsed._is_amount_number', 'invalid_amount'),
+            ('parsed._amount_decimal is null', 'absurd_amount'),
             ('currency_rates.currency_code is null', 'unknown_currency'),
             ("coalesce(parsed._raw_status, 'completed') not in "
                 ~ "('completed', 'cancelled', 'refunded')",
