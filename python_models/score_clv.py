@@ -1,6 +1,7 @@
 """Predicted customer value over clv_horizon_days with P10/P50/P90 and P(alive)."""
 
 from predictive_segments import clv
+from predictive_segments import features as feature_sets
 from predictive_segments.scores import score_table
 
 
@@ -8,7 +9,8 @@ def model(dbt, session):
     horizon_days = int(dbt.config.get("clv_horizon_days"))
     registry_rows = dbt.ref("train_clv").order("trained_at").df()
     features = dbt.ref("feat_customers").order("customer_id").df()
-    as_of_date = features["cutoff_date"].max()
+    # None when feat_customers is empty: score_clv then scores nobody.
+    as_of_date = feature_sets.as_of_date(features["cutoff_date"])
     orders = (
         dbt.ref("stg_shop__orders")
         .filter("not is_cancelled")

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from predictive_segments import churn, registry
+from predictive_segments import features as feature_sets
 
 
 def model(dbt, session):
@@ -14,7 +15,7 @@ def model(dbt, session):
         examples,
         kind="churn",
         label_column="is_churned",
-        as_of_date=examples["as_of_date"].max() if len(examples) else None,
+        as_of_date=feature_sets.as_of_date(examples["as_of_date"]),
         run_id=dbt.config.get("run_id"),
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         min_auc=float(dbt.config.get("min_auc")),

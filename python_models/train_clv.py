@@ -3,6 +3,7 @@
 import datetime as dt
 
 from predictive_segments import clv, registry
+from predictive_segments import features as feature_sets
 
 
 def model(dbt, session):
@@ -11,9 +12,10 @@ def model(dbt, session):
         return registry.skip_training(dbt, session, "train_clv", "CLV")
     horizon_days = int(dbt.config.get("clv_horizon_days"))
     min_capture = float(dbt.config.get("min_top_decile_capture"))
-    as_of_date = (
-        dbt.ref("feat_customers").aggregate("max(cutoff_date) as d").df()["d"][0]
-    )
+    # None when feat_customers is empty: train_clv_runs then says so.
+    # A dbt.ref inside a subscript is not seen by dbt's parser: assign first.
+    cutoff_dates = dbt.ref("feat_customers").aggregate("max(cutoff_date) as d")
+    as_of_date = feature_sets.as_of_date(cutoff_dates.df()["d"])
     orders = (
         dbt.ref("stg_shop__orders")
         .filter("not is_cancelled")
@@ -26,7 +28,6 @@ def model(dbt, session):
         orders,
         examples,
         as_of_date=as_of_date,
-        training_cutoff=as_of_date - dt.timedelta(days=horizon_days),
         horizon_days=horizon_days,
         run_id=dbt.config.get("run_id"),
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),

@@ -23,7 +23,7 @@ def model(dbt, session):
         customers,
         oof["is_lookalike_seed"].to_numpy(dtype=bool),
         features=[c for c in features if c in customers.columns],
-        as_of_date=customers["cutoff_date"].max(),
+        as_of_date=feature_sets.as_of_date(customers["cutoff_date"]),
         run_id=dbt.config.get("run_id"),
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         min_top_tier_lift=float(dbt.config.get("lookalike_min_top_tier_lift")),

@@ -10,6 +10,7 @@ latest approved model in this registry.
 import datetime as dt
 
 from predictive_segments import clustering, registry
+from predictive_segments import features as feature_sets
 
 
 def model(dbt, session):
@@ -33,7 +34,7 @@ def model(dbt, session):
         customers,
         features=features,
         previous_artifact=previous,
-        as_of_date=customers["cutoff_date"].max() if len(customers) else None,
+        as_of_date=feature_sets.as_of_date(customers["cutoff_date"]),
         run_id=dbt.config.get("run_id"),
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         k_range=(int(k_range[0]), int(k_range[1])),

@@ -9,19 +9,41 @@
     row per offending member with its rows, its rows with an assignment
     and a reason: missing (no row), duplicated (several rows), unassigned
     (one row, assigned_column null) or outside_population.
+
+    `unassigned_when` (optional, with assigned_column; see
+    macros/tests/unassigned_when.sql) names a status column and the
+    statuses under which a null assignment is expected, e.g. segment_status
+    insufficient_data when no segment model is approved: such a member is
+    covered, and the test logs one line saying for how many members and
+    why ("covers_population on fct_customer_segments: segment_id is null
+    for all 50 customers because segment_status is insufficient_data:
+    <segment_note>").
 #}
-{% test covers_population(model, member_column, population, population_column=none, assigned_column=none, population_where=none) %}
-    {{ return(adapter.dispatch('test_covers_population', 'predictive_segments')(model, member_column, population, population_column, assigned_column, population_where)) }}
+{% test covers_population(model, member_column, population, population_column=none, assigned_column=none, population_where=none, unassigned_when=none) %}
+    {{ return(adapter.dispatch('test_covers_population', 'predictive_segments')(model, member_column, population, population_column, assigned_column, population_where, unassigned_when)) }}
 {% endtest %}
 
-{% macro default__test_covers_population(model, member_column, population, population_column, assigned_column, population_where) %}
+{% macro default__test_covers_population(model, member_column, population, population_column, assigned_column, population_where, unassigned_when=none) %}
+    {%- set model_name = model.identifier if model.identifier is defined
+        else model -%}
+    {%- set test_name = "covers_population on " ~ model_name -%}
     {%- if not member_column or not population -%}
         {{ exceptions.raise_compiler_error(
-            "covers_population on " ~ model ~ ": set `member_column` to "
+            test_name ~ ": set `member_column` to "
             ~ "the member key (e.g. customer_id) and `population` to the "
             ~ "model listing every member that must have a row, e.g. "
             ~ "\"{{ ref('dim_customers') }}\".") }}
     {%- endif -%}
+    {%- if unassigned_when is not none and not assigned_column -%}
+        {{ exceptions.raise_compiler_error(
+            test_name ~ ": `unassigned_when` excuses a null "
+            ~ "`assigned_column`; set assigned_column (e.g. segment_id) or "
+            ~ "leave unassigned_when out.") }}
+    {%- endif -%}
+    {%- set spec = unassigned_when_spec(test_name, unassigned_when) -%}
+    {%- set noun = (member_column[:-3] ~ "s") if member_column
+        and member_column.endswith("_id") else "members" -%}
+    {{- log_unassigned_when(model, test_name, assigned_column, noun, spec) -}}
     {%- set population_key = population_column or member_column %}
     with
 
@@ -40,9 +62,22 @@
             {{ member_column }} as member_id,
             count(*) as row_count,
             {%- if assigned_column %}
-            count({{ assigned_column }}) as assigned_row_count
+            count({{ assigned_column }}) as assigned_row_count,
             {%- else %}
-            count(*) as assigned_row_count
+            count(*) as assigned_row_count,
+            {%- endif %}
+            {%- if spec is not none %}
+            {#- Rows left unassigned by a family that is not scored. #}
+            count(
+                case
+                    when
+                        {{ assigned_column }} is null
+                        and {{ unassigned_when_condition(spec) }}
+                        then 1
+                end
+            ) as excused_row_count
+            {%- else %}
+            0 as excused_row_count
             {%- endif %}
         from {{ model }}
         group by {{ member_column }}
@@ -60,7 +95,10 @@
                     then 'outside_population'
                 when model_members.member_id is null then 'missing'
                 when model_members.row_count > 1 then 'duplicated'
-                when model_members.assigned_row_count = 0 then 'unassigned'
+                when
+                    model_members.assigned_row_count = 0
+                    and model_members.excused_row_count = 0
+                    then 'unassigned'
             end as reason
         from population_members
         full outer join model_members

@@ -5,13 +5,23 @@
     value in `exclude_values` (e.g. unscored or unassigned): those rows are
     neither checked nor counted in the population. Returns one row per
     undersized group with its rows, the population and the minimum.
+
+    `unassigned_when` (optional; see macros/tests/unassigned_when.sql)
+    names a status column and the statuses under which column_name is null
+    because the model family that assigns it published nothing: the test
+    then logs how many rows that is and why ("min_group_size on
+    fct_customer_segments.segment_id: segment_id is null for all 50 rows
+    because segment_status is insufficient_data: <segment_note>"), so a
+    pass with nothing to size says so.
 #}
-{% test min_group_size(model, column_name, min_share=0, min_count=1, exclude_values=[]) %}
-    {{ return(adapter.dispatch('test_min_group_size', 'predictive_segments')(model, column_name, min_share, min_count, exclude_values)) }}
+{% test min_group_size(model, column_name, min_share=0, min_count=1, exclude_values=[], unassigned_when=none) %}
+    {{ return(adapter.dispatch('test_min_group_size', 'predictive_segments')(model, column_name, min_share, min_count, exclude_values, unassigned_when)) }}
 {% endtest %}
 
-{% macro default__test_min_group_size(model, column_name, min_share, min_count, exclude_values) %}
-    {%- set test_name = "min_group_size on " ~ model ~ "." ~ column_name -%}
+{% macro default__test_min_group_size(model, column_name, min_share, min_count, exclude_values, unassigned_when=none) %}
+    {%- set model_name = model.identifier if model.identifier is defined
+        else model -%}
+    {%- set test_name = "min_group_size on " ~ model_name ~ "." ~ column_name -%}
     {%- set share = min_share | float(-1) -%}
     {%- if min_share is none or min_share is boolean
         or not (0 <= share <= 1) -%}
@@ -30,7 +40,9 @@
         {{ exceptions.raise_compiler_error(
             test_name ~ ": `exclude_values` must be a list of values (got "
             ~ exclude_values ~ "), e.g. [unscored].") }}
-    {%- endif %}
+    {%- endif -%}
+    {%- set spec = unassigned_when_spec(test_name, unassigned_when) -%}
+    {{- log_unassigned_when(model, test_name, column_name, "rows", spec) }}
     with
 
     grouped_rows as (

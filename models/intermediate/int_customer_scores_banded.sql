@@ -5,9 +5,15 @@
     see dbt_project.yml), the high-intent flag and its reason (an abandoned
     cart or a pricing page view in the last var high_intent_days days, from
     feat_customer_engagement at the same cutoff: signals, not model
-    features), and the uplift for the main campaign. The one
-    source of fct_customer_scores, fct_customer_segments, score_micro_segments
-    and the audience rules (macros/marts/audiences.sql).
+    features), and the uplift for the main campaign. Per model family
+    (segment, clv, churn, purchase, lookalike, uplift) a status, scored when
+    its score table publishes scores, else the latest registry run's status
+    (insufficient_data or rejected; never_trained without a run;
+    insufficient_data when an approved model published nothing on this
+    data), and a note: the registry's reason when the family is not scored,
+    else the score table's note on the customer (why a score is null). The
+    one source of fct_customer_scores, fct_customer_segments,
+    score_micro_segments and the audience rules (macros/marts/audiences.sql).
 -#}
 {%- set main_campaign = var('main_campaign', none) -%}
 {%- set high_share = var('value_tier_high_share') | float -%}
@@ -29,6 +35,7 @@
 {%- endif -%}
 {%- set as_of_at = "cast('" ~ as_of_date() ~ "' as "
     ~ dbt.type_timestamp() ~ ")" -%}
+{%- set families = scored_model_families() -%}
 with
 
 features as (
@@ -66,7 +73,11 @@ uplift_scores as (
 campaign_assignments as (
     select * from {{ ref('stg_shop__campaign_assignments') }}
 ),
-
+{% for registry in model_registries() %}
+{{ registry }} as (
+    select * from {{ ref(registry) }}
+),
+{% endfor %}
 scored_campaigns as (
     select distinct uplift_scores.campaign_id
     from uplift_scores
@@ -116,6 +127,155 @@ main_campaign_uplift as (
     from uplift_scores
     inner join main_campaign
         on uplift_scores.campaign_id = main_campaign.campaign_id
+),
+
+registry_rows as (
+    {%- for registry in model_registries() %}
+    select
+        '{{ registry }}' as registry_model,
+        {{ registry }}.model_kind,
+        {{ registry }}.model_version,
+        {{ registry }}.status,
+        {{ registry }}.reason,
+        {{ registry }}.run_id,
+        {{ registry }}.as_of_date,
+        {{ registry }}.trained_at
+    from {{ registry }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+family_runs as (
+    {#- Uplift: the main campaign's runs; every campaign's without one. -#}
+    select
+        registry_rows.*,
+        {{ model_family_of('registry_rows.model_kind') }} as model_family
+    from registry_rows
+    cross join main_campaign
+    where
+        registry_rows.model_kind not like 'uplift:%'
+        or main_campaign.campaign_id is null
+        or registry_rows.model_kind
+        = {{ dbt.concat(["'uplift:'", "main_campaign.campaign_id"]) }}
+),
+
+ranked_family_runs as (
+    select
+        family_runs.model_family,
+        family_runs.run_id,
+        row_number() over (
+            partition by family_runs.model_family
+            order by
+                family_runs.trained_at desc,
+                family_runs.model_version desc
+        ) as recency_rank
+    from family_runs
+),
+
+latest_run_rows as (
+    select
+        family_runs.*,
+        count(*) over (partition by family_runs.model_family) as run_rows
+    from family_runs
+    inner join ranked_family_runs
+        on
+            family_runs.model_family = ranked_family_runs.model_family
+            and family_runs.run_id = ranked_family_runs.run_id
+            and ranked_family_runs.recency_rank = 1
+),
+
+latest_family_runs as (
+    {#-
+        One row per family: its latest run's status (approved when a model
+        of it was, else rejected when one was, else insufficient_data) and
+        reasons, each after its model_kind when the run wrote several rows
+        (CLV: clv_bgnbd and clv_gbm).
+    -#}
+    select
+        latest_run_rows.model_family,
+        max(latest_run_rows.as_of_date) as run_as_of_date,
+        case
+            when
+                max(case when latest_run_rows.status = 'approved' then 1 end)
+                = 1
+                then 'approved'
+            when
+                max(case when latest_run_rows.status = 'rejected' then 1 end)
+                = 1
+                then 'rejected'
+            else 'insufficient_data'
+        end as run_status,
+        {{ dbt.listagg(
+            "case when latest_run_rows.run_rows > 1 then "
+            ~ dbt.concat([
+                "latest_run_rows.model_kind", "': '",
+                "latest_run_rows.reason"])
+            ~ " else latest_run_rows.reason end",
+            "'; '",
+            "order by latest_run_rows.model_kind") }} as run_reason
+    from latest_run_rows
+    group by latest_run_rows.model_family
+),
+
+published_families as (
+    {%- for family in families %}
+    select
+        '{{ family.family }}' as model_family,
+        '{{ family.label }}' as family_label,
+        '{{ family.registry }}' as registry_model,
+        count({{ family.scores }}.{{ family.version }}) as published_rows
+    from {{ family.scores }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+family_statuses as (
+    {#-
+        scored when the family's score table published a score; else why
+        not, in the registry's words. An approved model that published
+        nothing (segments: none reached the minimum size on this data) is
+        insufficient_data, its note the score table's.
+    -#}
+    select
+        published_families.model_family,
+        case
+            when published_families.published_rows > 0 then 'scored'
+            when latest_family_runs.model_family is null then 'never_trained'
+            when latest_family_runs.run_status = 'approved'
+                then 'insufficient_data'
+            else latest_family_runs.run_status
+        end as model_status,
+        case
+            when published_families.published_rows > 0 then null
+            when latest_family_runs.model_family is null
+                then {{ dbt.concat([
+                    "published_families.family_label",
+                    "' not scored: no '",
+                    "published_families.family_label",
+                    "' model has been trained yet ('",
+                    "published_families.registry_model",
+                    "' has no rows)'"]) }}
+            when latest_family_runs.run_status != 'approved'
+                then {{ dbt.concat([
+                    "published_families.family_label",
+                    "' not scored: the latest run of '",
+                    "published_families.registry_model",
+                    "' (as of '",
+                    "coalesce(cast(latest_family_runs.run_as_of_date as "
+                    ~ dbt.type_string() ~ "), 'no date')",
+                    "') was '",
+                    "latest_family_runs.run_status",
+                    "': '",
+                    "coalesce(latest_family_runs.run_reason, "
+                    ~ "'no reason recorded')"]) }}
+        end as family_note
+    from published_families
+    left join latest_family_runs
+        on published_families.model_family = latest_family_runs.model_family
 ),
 
 value_ranks as (
@@ -225,6 +385,21 @@ final as (
         cast(
             segment_scores.segment_model_version as {{ dbt.type_string() }}
         ) as segment_model_version,
+        {%- for family in families %}
+        cast({{ family.prefix }}_family.model_status as {{ dbt.type_string() }})
+            as {{ family.prefix }}_status,
+        cast(
+            {%- if family.note %}
+            coalesce(
+                {{ family.prefix }}_family.family_note,
+                {{ family.scores }}.{{ family.note }}
+            )
+            {%- else %}
+            {{ family.prefix }}_family.family_note
+            {%- endif %}
+            as {{ dbt.type_string() }}
+        ) as {{ family.prefix }}_note,
+        {%- endfor %}
         cast(clv_scores.predicted_clv as {{ type_money() }}) as predicted_clv,
         cast(clv_scores.predicted_clv_p10 as {{ type_money() }})
             as predicted_clv_p10,
@@ -272,6 +447,10 @@ final as (
         on
             features.customer_id = intent_signals.customer_id
             and features.cutoff_date = intent_signals.cutoff_date
+    {%- for family in families %}
+    left join family_statuses as {{ family.prefix }}_family
+        on {{ family.prefix }}_family.model_family = '{{ family.family }}'
+    {%- endfor %}
 )
 
 select * from final

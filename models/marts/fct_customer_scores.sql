@@ -1,7 +1,9 @@
 {#-
     Every published score of each customer as of as_of_date, with the model
     version behind each: only latest approved models publish (a rejected
-    model's scores never reach the score tables).
+    model's scores never reach the score tables). Per family a status
+    (scored, insufficient_data, rejected, never_trained) and a note saying
+    why its scores are null (int_customer_scores_banded).
 -#}
 with
 
@@ -21,6 +23,16 @@ final as (
         customer_scores.lookalike_model_version,
         customer_scores.uplift_group,
         customer_scores.uplift_model_version,
+        customer_scores.clv_status,
+        customer_scores.clv_note,
+        customer_scores.churn_status,
+        customer_scores.churn_note,
+        customer_scores.purchase_status,
+        customer_scores.purchase_note,
+        customer_scores.lookalike_status,
+        customer_scores.lookalike_note,
+        customer_scores.uplift_status,
+        customer_scores.uplift_note,
         customer_scores.predicted_clv,
         customer_scores.predicted_clv_p10,
         customer_scores.predicted_clv_p50,

@@ -3,8 +3,9 @@
     value tier, churn-risk band, micro-segment, lifecycle stage, the
     event-triggered high-intent flag with its reason, and membership in the
     built-in audiences (builtin_audience_ids(); every audience, built-in or
-    added to seeds/audience_rules.csv, is in fct_audience_members). History
-    lives in the snapshot.
+    added to seeds/audience_rules.csv, is in fct_audience_members), and the
+    segment model's status with a note saying why segment_id is null
+    (int_customer_scores_banded). History lives in the snapshot.
 -#}
 {%- set audience_list = audiences() -%}
 with
@@ -33,6 +34,8 @@ final as (
         customer_scores.customer_id,
         customer_scores.segment_id,
         customer_scores.segment_name,
+        customer_scores.segment_status,
+        customer_scores.segment_note,
         customer_scores.value_tier,
         customer_scores.churn_risk_band,
         cast(micro_segments.micro_segment as {{ dbt.type_string() }})

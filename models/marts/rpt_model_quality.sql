@@ -11,14 +11,7 @@
     Null on other rows, for other families, and while the score history
     holds no earlier as_of_date (a warehouse built at one date only).
 -#}
-{%- set registries = [
-    'train_churn',
-    'train_purchase_propensity',
-    'train_clv',
-    'train_segments',
-    'train_lookalike',
-    'train_uplift',
-] -%}
+{%- set registries = model_registries() -%}
 with
 
 {% for registry in registries %}
@@ -53,12 +46,7 @@ registry_rows as (
 with_family as (
     select
         registry_rows.*,
-        case
-            when registry_rows.model_kind in ('clv_bgnbd', 'clv_gbm')
-                then 'clv'
-            when registry_rows.model_kind like 'uplift:%' then 'uplift'
-            else registry_rows.model_kind
-        end as model_family,
+        {{ model_family_of('registry_rows.model_kind') }} as model_family,
         {#- The kind that serves one score: both CLV kinds serve one CLV. #}
         case
             when registry_rows.model_kind in ('clv_bgnbd', 'clv_gbm')

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import registry
 from .classifier import ProbabilityModel, check_eligibility
-from .features import feature_columns, feature_label
+from .features import feature_columns, feature_label, varying_columns
 
 KEY_COLUMNS = ("customer_id", "cutoff_date", "window_index")
 
@@ -96,20 +96,27 @@ def train_probability_run(
         y_train = np.random.default_rng(seed + 1).permutation(y_train)
 
     problems = []
+    if examples.empty:
+        problems.append(
+            "no training examples: no customers at the past label cutoffs (no "
+            "orders or customers before as_of_date, or a history shorter than "
+            "two label windows)"
+        )
     for name, labels, minimum in (
         ("training", y_train, min_class_examples),
         ("calibration", calibration[label_column].to_numpy(dtype=float), 10),
         ("holdout", holdout[label_column].to_numpy(dtype=float), 10),
     ):
         if labels.size == 0:
-            problems.append(f"{name}: no examples (needs two past label windows)")
+            if not examples.empty:
+                problems.append(f"{name}: no examples (needs two past label windows)")
             continue
         ok, reason = check_eligibility(labels, minimum, minimum)
         if not ok:
             problems.append(f"{name}: {reason}")
     # ProbabilityModel.fit drops all-null and constant columns and refuses
     # when none is left: say so here instead of failing the build.
-    usable = [f for f in features if _varies(train[f])]
+    usable = varying_columns(train, features)
     if len(train) and not usable:
         problems.append(
             f"training: none of the {len(features)} features varies (each is "
@@ -185,11 +192,3 @@ def score_probability_model(
     out.loc[eligible, "model_version"] = serving["model_version"]
     out.loc[~eligible, "score_note"] = ineligible_reason
     return out
-
-
-def _varies(values: pd.Series) -> bool:
-    """True unless the column is all null or one constant (nulls aside)."""
-    present = values.dropna()
-    if present.empty:
-        return False
-    return len(present) < len(values) or bool((present != present.iloc[0]).any())

@@ -49,7 +49,8 @@ Features named like sensitive attributes (gender, age, birth date, country,
 ...) are rejected: segments must not be built on them.
 
 ``micro_segments`` crosses segment, value tier and churn-risk band into
-labels with a minimum size.
+labels with a minimum size; ``assign_segments`` publishes segments of a
+minimum size too (``merge_small_segments``) on the customers it scores.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ __all__ = [
     "DEFAULT_ROLES",
     "ROLE_WORDS",
     "SegmentModel",
+    "merge_small_segments",
     "micro_segments",
+    "segment_min_size",
 ]
 
 _FORMAT = "predictive_segments.SegmentModel"
@@ -1103,9 +1106,19 @@ def segmentation_run(
         "trained_at": trained_at,
     }
     problems = []
-    if len(used) < 2:
-        problems.append(f"only {len(used)} usable behavioral features (need 2)")
-    if len(sample) < model.min_rows():
+    if customers.empty:
+        problems.append(
+            "no customers: the feature table is empty, there is nobody to segment"
+        )
+    elif len(used) < 2:
+        flat = [f for f, why in skipped.items() if why == "no variation"]
+        detail = (
+            f": {', '.join(flat)} do not vary among the {len(customers)} customers"
+            if flat
+            else ""
+        )
+        problems.append(f"only {len(used)} usable behavioral features (need 2){detail}")
+    if not customers.empty and len(sample) < model.min_rows():
         problems.append(
             f"{len(sample)} active customers (need {model.min_rows()} for up to "
             f"{k_range[1]} segments)"
@@ -1151,29 +1164,127 @@ def segmentation_run(
     )
 
 
+def segment_min_size(customers: int, min_share: float, min_count: int) -> int:
+    """Return the fewest customers a published segment may hold:
+    max(min_share x customers, min_count), rounded up to a whole customer
+    (the rule of the min_group_size test on fct_customer_segments)."""
+    share = float(min_share)
+    count = int(min_count)
+    if not 0 <= share <= 1 or count < 0:
+        raise ValueError(
+            f"min_share must be a share from 0 to 1 and min_count 0 or more "
+            f"(got {min_share}, {min_count}); see vars segment_min_share and "
+            "segment_min_count"
+        )
+    return max(int(np.ceil(share * int(customers) - 1e-9)), count)
+
+
+def merge_small_segments(
+    z: np.ndarray, ids: np.ndarray, minimum: int
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Merge every segment smaller than ``minimum`` rows into its nearest one.
+
+    ``z`` holds the rows in the model's standardized space, ``ids`` their
+    segment ids. The smallest undersized segment (ties: the lower id) goes
+    first, into the segment whose mean in ``z`` is closest (Euclidean; ties:
+    the lower id), and the means are recomputed before the next merge, until
+    every segment reaches ``minimum`` or one segment is left. Returns the new
+    ids (int64) and ``{merged id: id it went into}`` in merge order.
+    """
+    merged = np.asarray(ids, dtype=np.int64).copy()
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] != merged.shape[0]:
+        raise ValueError(
+            f"z must be 2-D with one row per id ({merged.shape[0]}), got {z.shape}"
+        )
+    merged_into: dict[int, int] = {}
+    while True:
+        present, counts = np.unique(merged, return_counts=True)
+        if len(present) < 2 or counts.min() >= minimum:
+            return merged, merged_into
+        small = int(present[np.lexsort((present, counts))[0]])
+        means = {int(s): z[merged == s].mean(axis=0) for s in present}
+        target = min(
+            (s for s in means if s != small),
+            key=lambda s: (float(np.linalg.norm(means[s] - means[small])), s),
+        )
+        merged[merged == small] = target
+        merged_into[small] = target
+
+
+def _min_size_var(customers: int, min_share: float, min_count: int) -> str:
+    if float(min_share) * customers > int(min_count):
+        return f"var segment_min_share {float(min_share):g} x {customers} customers"
+    return "var segment_min_count"
+
+
 def assign_segments(
-    registry_rows: pd.DataFrame, customers: pd.DataFrame
+    registry_rows: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    min_share: float = 0.0,
+    min_count: int = 1,
 ) -> pd.DataFrame:
     """Segment of every customer with the latest approved segment model.
 
-    Returns customer_id, segment_id (null when no model is approved),
-    segment_name, segment_model_version and segment_note.
+    No published segment is smaller than max(min_share x customers,
+    min_count) (``segment_min_size``): segments below it on these customers
+    are merged into their nearest segment (``merge_small_segments``), and
+    when fewer than two segments would reach it no segment is published.
+    Returns customer_id, segment_id (null when no model is approved or no
+    segment is published), segment_name, segment_model_version and
+    segment_note (why segment_id is null, or which segment a customer's was
+    merged from).
     """
     from . import registry
 
     out = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()})
-    serving = registry.latest_approved(registry_rows, "segments")
-    if serving is None:
-        note = registry.no_model_note(registry_rows, "segments")
+
+    def unpublished(note: str) -> pd.DataFrame:
         out["segment_id"] = pd.array([None] * len(out), dtype="Int64")
         out["segment_name"] = None
         out["segment_model_version"] = None
         out["segment_note"] = note
         return out
+
+    serving = registry.latest_approved(registry_rows, "segments")
+    if serving is None:
+        return unpublished(registry.no_model_note(registry_rows, "segments"))
     model = SegmentModel.from_bytes(bytes(serving["artifact"]))
-    ids = model.predict(customers[model.features_])
+    predicted = model.predict(customers[model.features_])
+    n = len(out)
+    minimum = segment_min_size(n, min_share, min_count)
+    source = _min_size_var(n, min_share, min_count)
+    if n < minimum:
+        return unpublished(
+            f"segments not published: only {n} customers, and a segment needs "
+            f"at least {minimum} ({source})"
+        )
+    ids, merged_into = predicted, {}
+    if n:
+        ids, merged_into = merge_small_segments(
+            model.transform(customers[model.features_]), predicted, minimum
+        )
+    if n and len(np.unique(ids)) < 2:
+        return unpublished(
+            f"segments not published: on {n} customers only one segment reaches "
+            f"the minimum of {minimum} customers ({source}) once the smaller "
+            f"segments are merged into it; segmenting needs two (at least "
+            f"{2 * minimum} customers)"
+        )
     out["segment_id"] = ids
     out["segment_name"] = [model.segment_names_[int(i)] for i in ids]
     out["segment_model_version"] = serving["model_version"]
     out["segment_note"] = None
+    if merged_into:
+        sizes = pd.Series(predicted).value_counts()
+        for small, target in merged_into.items():
+            final = target
+            while final in merged_into:
+                final = merged_into[final]
+            out.loc[predicted == small, "segment_note"] = (
+                f"segment {small} ({int(sizes[small])} customers) is below the "
+                f"minimum of {minimum} ({source}): merged into segment {final}, "
+                "its nearest"
+            )
     return out

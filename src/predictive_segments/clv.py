@@ -45,6 +45,7 @@ __all__ = [
     "QuantileGbmClv",
     "clv_eligibility",
     "evaluate_clv",
+    "history_problems",
     "simulate_bgnbd",
     "simulate_clv_customers",
     "simulate_gamma_gamma",
@@ -873,21 +874,8 @@ def summary_from_orders(orders: pd.DataFrame, cutoff: object) -> pd.DataFrame:
         raise ValueError(
             f"orders has {n} rows without customer_id; drop or quarantine them"
         )
-    day = pd.to_datetime(orders["order_date"])
-    if isinstance(day.dtype, pd.DatetimeTZDtype):
-        day = day.dt.tz_convert("UTC").dt.tz_localize(None)
-    day = day.dt.normalize()
-    if (n := int(day.isna().sum())) > 0:
-        raise ValueError(
-            f"orders has {n} rows without order_date; drop or quarantine them"
-        )
-    amount = pd.to_numeric(orders["amount"]).to_numpy(dtype=np.float64)
-    if (n := int((~np.isfinite(amount)).sum())) > 0:
-        raise ValueError(f"orders.amount has {n} missing or infinite values")
-    cut = pd.Timestamp(cutoff)
-    if cut.tzinfo is not None:
-        cut = cut.tz_convert("UTC").tz_localize(None)
-    cut = cut.normalize()
+    day, amount = _order_days(orders)
+    cut = _cutoff_day(cutoff)
     keep = (amount > 0) & (day < cut).to_numpy()
     frame = pd.DataFrame(
         {
@@ -919,6 +907,105 @@ def summary_from_orders(orders: pd.DataFrame, cutoff: object) -> pd.DataFrame:
             "avg_repeat_value": avg,
         }
     )
+
+
+def _order_days(orders: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """(UTC day of each order, its amount as float64); ValueError for gaps."""
+    day = pd.to_datetime(orders["order_date"])
+    if isinstance(day.dtype, pd.DatetimeTZDtype):
+        day = day.dt.tz_convert("UTC").dt.tz_localize(None)
+    day = day.dt.normalize()
+    if (n := int(day.isna().sum())) > 0:
+        raise ValueError(
+            f"orders has {n} rows without order_date; drop or quarantine them"
+        )
+    amount = pd.to_numeric(orders["amount"]).to_numpy(dtype=np.float64)
+    if (n := int((~np.isfinite(amount)).sum())) > 0:
+        raise ValueError(f"orders.amount has {n} missing or infinite values")
+    return day, amount
+
+
+def _cutoff_day(cutoff: object) -> pd.Timestamp:
+    """The cutoff as a UTC day without time zone; ValueError when missing."""
+    if _is_missing_date(cutoff):
+        raise ValueError(
+            "the cutoff date is missing (None or NaT, e.g. the max() of an empty "
+            "feature table); pass the date to summarise the orders before"
+        )
+    cut = pd.Timestamp(cutoff)
+    if cut.tzinfo is not None:
+        cut = cut.tz_convert("UTC").tz_localize(None)
+    return cut.normalize()
+
+
+def _is_missing_date(value: object) -> bool:
+    """True for None and NaT (what max() of an empty date column gives)."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _day_text(value: object) -> str:
+    """A date as YYYY-MM-DD, for reasons a user reads."""
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _empty_summary() -> pd.DataFrame:
+    """The output of :func:`summary_from_orders` for no customers."""
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=object),
+            "frequency": pd.Series(dtype=np.int64),
+            "recency_days": pd.Series(dtype=np.int64),
+            "age_days": pd.Series(dtype=np.int64),
+            "avg_repeat_value": pd.Series(dtype=np.float64),
+        }
+    )
+
+
+#: Why nothing can be trained or scored when the feature table is empty.
+NO_CUSTOMERS_REASON = (
+    "no customers: feat_customers is empty, so there is no as_of_date to "
+    "train or score at (no order or customer row passed staging)"
+)
+
+
+def history_problems(
+    orders: pd.DataFrame, summary: pd.DataFrame, cutoff: object
+) -> list[str]:
+    """Why the orders before ``cutoff`` cannot fit a BG/NBD at all (empty: they can).
+
+    ``summary`` is ``summary_from_orders(orders, cutoff)``. Says, in the
+    words of the data, what is missing: no orders, none before the cutoff,
+    no positive amount, or no repeat purchase (everybody bought on one day
+    only). Enough data beyond that is :func:`clv_eligibility`'s question.
+    """
+    day = _day_text(cutoff)
+    if len(orders) == 0:
+        return ["no orders: the staged orders are empty (no purchase history)"]
+    if summary.empty:
+        order_day, amount = _order_days(orders)
+        before = (order_day < _cutoff_day(cutoff)).to_numpy()
+        if not before.any():
+            return [f"no customers with orders before {day}"]
+        if bool((amount[before] == 0).all()):
+            return [f"every order amount before {day} is 0: no purchase to learn from"]
+        return [
+            f"every order amount before {day} is 0 or negative (refunds only): "
+            "no purchase to learn from"
+        ]
+    if int(summary["frequency"].sum()) == 0:
+        n = len(summary)
+        first_days = summary["age_days"].unique()
+        if first_days.size == 1:
+            ordered_on = _cutoff_day(cutoff) - pd.Timedelta(days=int(first_days[0]))
+            return [
+                f"all {n} customers ordered on one day ({_day_text(ordered_on)}): "
+                "no repeat purchases to fit BG/NBD"
+            ]
+        return [
+            f"none of the {n} customers bought on more than one day before "
+            f"{day}: no repeat purchases to fit BG/NBD"
+        ]
+    return []
 
 
 def clv_eligibility(
@@ -1644,7 +1731,8 @@ class QuantileGbmClv:
             features, feature_names=self.feature_names_, nthread=self.nthread
         )
         mean = np.maximum(self._mean_booster.predict(data).astype(np.float64), 0.0)
-        q = self._quantile_booster.predict(data).astype(np.float64).reshape(len(X), -1)
+        q = self._quantile_booster.predict(data).astype(np.float64)
+        q = q.reshape(len(X), len(QUANTILES))
         # independent quantile heads can cross; sorting restores the order
         q = np.maximum(np.sort(q, axis=1), 0.0)
         return pd.DataFrame(
@@ -1813,7 +1901,7 @@ def train_clv_runs(
     examples: pd.DataFrame,
     *,
     as_of_date: Any,
-    training_cutoff: Any,
+    training_cutoff: Any = None,
     horizon_days: int,
     run_id: str,
     trained_at: Any,
@@ -1840,16 +1928,32 @@ def train_clv_runs(
     ``max_quantile_training_customers`` caps, within those, the rows of the
     quantile model (``QuantileGbmClv``'s ``max_quantile_rows``), which costs
     several times the mean model per row.
+
+    ``training_cutoff`` None means ``as_of_date`` - ``horizon_days``. Never
+    raises for lack of data: an empty or degenerate history (no customers,
+    so ``as_of_date`` is None or NaT; no orders; every amount 0; everybody
+    bought on one day) gives insufficient_data rows saying what is missing.
     """
     from . import registry
-    from .features import feature_columns
+    from .features import feature_columns, varying_columns
 
+    if _is_missing_date(as_of_date):
+        as_of_date = None
+    if as_of_date is None:
+        training_cutoff = None
+    elif _is_missing_date(training_cutoff):
+        training_cutoff = pd.Timestamp(as_of_date) - pd.Timedelta(days=horizon_days)
     base = {"as_of_date": as_of_date, "run_id": run_id, "trained_at": trained_at}
     rows: dict[str, dict[str, Any]] = {}
 
     # BG/NBD + Gamma-Gamma: history before the training cutoff, backtested on
     # the realized revenue of the horizon after it.
-    past = summary_from_orders(orders, training_cutoff)
+    if training_cutoff is None:
+        past = _empty_summary()
+        history = [NO_CUSTOMERS_REASON]
+    else:
+        past = summary_from_orders(orders, training_cutoff)
+        history = history_problems(orders, past, training_cutoff)
     bg_params = {
         "horizon_days": horizon_days,
         "seed": seed,
@@ -1867,15 +1971,25 @@ def train_clv_runs(
     in_holdout = _holdout_mask(examples["customer_id"], holdout_share, seed)
     holdout_ids = examples.loc[in_holdout, "customer_id"]
     # Top-decile capture is a share of the holdout's revenue: none, no test.
+    cutoff_text = "?" if training_cutoff is None else _day_text(training_cutoff)
     no_holdout_revenue = (
         f"the {len(holdout_ids)} holdout customers spent nothing in the "
-        f"{horizon_days} days after the training cutoff {training_cutoff}: "
+        f"{horizon_days} days after the training cutoff {cutoff_text}: "
         "there is no revenue to backtest against"
     )
     holdout_revenue = float(actual.loc[holdout_ids].clip(lower=0).sum())
-    problems = clv_eligibility(past)
+    problems = history or clv_eligibility(past)
     if not problems and holdout_revenue <= 0:
         problems = [no_holdout_revenue]
+    # The backtest ranks the holdout customers with a history; their net
+    # revenue must be positive (refunds can outweigh purchases).
+    with_history = holdout_ids[holdout_ids.isin(past["customer_id"])]
+    if not problems and float(actual.loc[with_history].sum()) <= 0:
+        problems = [
+            f"the {len(with_history)} holdout customers with orders before "
+            f"{cutoff_text} brought no net revenue in the {horizon_days} days "
+            "after it: there is no revenue to backtest BG/NBD against"
+        ]
     bg_metrics: dict[str, Any] = {}
     if problems:
         rows["clv_bgnbd"] = registry.registry_row(
@@ -1926,9 +2040,16 @@ def train_clv_runs(
     }
     train = _capped(examples[~in_holdout], max_training_customers, seed)
     reasons = []
-    if len(examples) == 0 or not bool(examples["has_full_history"].all()):
+    if training_cutoff is None:
+        reasons.append(NO_CUSTOMERS_REASON)
+    elif len(examples) == 0:
         reasons.append(
-            f"the orders start after the CLV training cutoff {training_cutoff}: "
+            f"no customers at the CLV training cutoff {cutoff_text}: no "
+            "training examples"
+        )
+    elif not bool(examples["has_full_history"].all()):
+        reasons.append(
+            f"the orders start after the CLV training cutoff {cutoff_text}: "
             f"no full {horizon_days}-day label window yet (BG/NBD serves alone)"
         )
     elif holdout_revenue <= 0:
@@ -1938,6 +2059,17 @@ def train_clv_runs(
         reasons.append(
             f"{len(train)} training customers, {with_revenue} with revenue "
             "(need 500 and 100)"
+        )
+    elif float(examples.loc[in_holdout, "window_revenue"].sum()) <= 0:
+        reasons.append(
+            f"the {int(in_holdout.sum())} holdout customers brought no net "
+            f"revenue in the {horizon_days} days after {cutoff_text} (refunds "
+            "outweigh purchases): there is no revenue to backtest against"
+        )
+    elif not varying_columns(train, features):
+        reasons.append(
+            f"none of the {len(features)} features varies among the "
+            f"{len(train)} training customers (each is all null or constant)"
         )
     if reasons:
         rows["clv_gbm"] = registry.registry_row(
@@ -2036,6 +2168,9 @@ def score_clv(
         i for i, r in latest_run.iterrows() if json.loads(r["metrics"]).get("selected")
     ]
     serving = latest_run.loc[selected[0]] if selected else approved.iloc[-1]
+    if _is_missing_date(as_of_date):
+        out["clv_score_note"] = NO_CUSTOMERS_REASON
+        return out
 
     summary = summary_from_orders(orders, as_of_date).set_index("customer_id")
     # Position in summary of each customer; -1: no purchase before as_of_date.

@@ -8,7 +8,9 @@ never reach the feature tables at all, and are refused here as a second guard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
 
 # Keys and bookkeeping of the feature tables: never features.
 NON_FEATURE_COLUMNS = frozenset(
@@ -131,3 +133,34 @@ def feature_columns(columns: Iterable[str]) -> list[str]:
 def feature_label(column: str) -> str:
     """Readable name of a feature column (the column name when none is known)."""
     return FEATURE_LABELS.get(column, column.replace("_", " "))
+
+
+def as_of_date(dates: object) -> pd.Timestamp | None:
+    """The as-of date of a feature table: the latest of its ``dates``.
+
+    ``dates`` is a column of dates (its ``cutoff_date``, or the one value of
+    a ``max(cutoff_date)`` query). Returns a Timestamp, or None when there
+    is no date at all (an empty table: no customers), so that a model never
+    computes with the NaT that ``max()`` of an empty column gives.
+    """
+    values = pd.to_datetime(pd.Series(dates)).dropna()
+    if values.empty:
+        return None
+    return values.max()
+
+
+def varying_columns(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` of ``frame`` a model can learn from, in the given order.
+
+    A column is left out when it is all null or one constant value; a
+    constant with some nulls is kept (being null says something, e.g. no
+    order yet).
+    """
+    kept = []
+    for column in columns:
+        present = frame[column].dropna()
+        if present.empty:
+            continue
+        if len(present) < len(frame) or bool((present != present.iloc[0]).any()):
+            kept.append(column)
+    return kept

@@ -614,9 +614,14 @@ def seed_from_value(predicted_value: np.ndarray, share: float) -> np.ndarray:
 
     Ties at the edge are broken by position (callers sort by customer id), so
     the seed has exactly ``round(share * n)`` members; missing values never
-    enter it.
+    enter it. When every known value is the same (e.g. a predicted CLV of 0
+    for everyone: no purchase history), nobody stands above the others and
+    the seed is empty.
     """
     values = pd.Series(np.asarray(predicted_value, dtype=float))
+    known = values.dropna()
+    if known.empty or known.min() == known.max():
+        return np.zeros(len(values), dtype=bool)
     size = round(share * int(values.notna().sum()))
     order = np.argsort(-values.fillna(-np.inf).to_numpy(), kind="stable")
     seed = np.zeros(len(values), dtype=bool)
@@ -816,6 +821,14 @@ def lookalike_run(
         "trained_at": trained_at,
     }
     ok, reason, warning = check_seed(is_seed)
+    if len(customers) == 0:
+        reason = "no customers: the feature table is empty, there is no seed to find"
+    elif not np.any(is_seed):
+        reason = (
+            f"the seed is empty: none of the {len(customers)} customers has a "
+            "predicted CLV above the others (no approved CLV model, or the same "
+            "value for everyone, e.g. no purchase history)"
+        )
     if ok and not _varying(customers, features):
         ok, reason = (
             False,

@@ -811,7 +811,10 @@ def uplift_groups(
             )
     if threshold < 0:
         raise ValueError(f"threshold={threshold}; pass a threshold >= 0")
-    base = float(pc.mean()) if baseline_threshold is None else baseline_threshold
+    base = baseline_threshold
+    if base is None:
+        # No customer (an empty feature table): nothing to group, no mean.
+        base = float(pc.mean()) if pc.size else 0.0
     sure = (pt >= base) & (pc >= base)
     return np.select(
         [u > threshold, u < -threshold, sure],
@@ -925,6 +928,7 @@ def uplift_runs(
     nthread: int = 1,
     n_folds: int = 4,
     max_training_customers: int | None = None,
+    assignment_count: int | None = None,
 ) -> list[dict[str, Any]]:
     """One registry row per campaign in ``examples`` (kind ``uplift:<campaign>``).
 
@@ -942,9 +946,36 @@ def uplift_runs(
     ``max_training_customers`` caps the participants each model of a
     campaign trains on (``choose_uplift_model``'s ``max_training_rows``: a
     seeded sample; every participant is still scored out of fold).
+
+    With ``assignment_count`` (the rows of the staged campaign assignments),
+    a run without any campaign in ``examples`` returns one insufficient_data
+    row of kind ``uplift`` saying why (no assignments at all, or none whose
+    outcome window has ended); without it, such a run returns no row.
     """
     from . import registry
 
+    if examples.empty and assignment_count is not None:
+        return [
+            registry.registry_row(
+                kind="uplift",
+                status=registry.INSUFFICIENT_DATA,
+                reason=(
+                    "no randomized campaign with a complete outcome window"
+                    if assignment_count > 0
+                    else "no campaign assignments: campaign_assignments is "
+                    "missing or empty in the raw data"
+                ),
+                as_of_date=as_of_date,
+                training_cutoff=None,
+                parameters={},
+                features=[],
+                metrics={},
+                fingerprint=registry.data_fingerprint(examples),
+                artifact=None,
+                run_id=run_id,
+                trained_at=trained_at,
+            )
+        ]
     rows = []
     features, left_out = _numeric_features(examples)
     for campaign_id in sorted(examples["campaign_id"].unique()):
