@@ -31,21 +31,29 @@ def _decoded(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
-def _write_table(table: pa.Table, path: Path, fmt: str) -> None:
+def _write_table(table: pa.Table, path: Path, fmt: str, csv_quoting: str) -> None:
     if fmt == "parquet":
         pq.write_table(table, path, compression="zstd", compression_level=1)
     else:
-        pacsv.write_csv(_decoded(table), path)
+        options = pacsv.WriteOptions(quoting_style=csv_quoting)
+        pacsv.write_csv(_decoded(table), path, options)
 
 
-def write(result: SynthResult, out_dir: str | Path, fmt: str = "parquet") -> Path:
+def write(
+    result: SynthResult,
+    out_dir: str | Path,
+    fmt: str = "parquet",
+    csv_quoting: str = "needed",
+) -> Path:
     """Write the raw tables, ``truth/`` and ``truth/manifest.json`` to ``out_dir``.
 
     Everything is written to a temporary directory beside ``out_dir`` first and
     then moved into place file by file with atomic renames, so an interrupted
     run never leaves a half-written file. Files of the known raw tables that
     this run does not produce (or produces in the other format) are removed,
-    so the directory always describes one data set. Returns ``out_dir``.
+    so the directory always describes one data set. ``csv_quoting`` is
+    pyarrow's CSV ``quoting_style`` ("needed" quotes every text value, "none"
+    writes values bare). Returns ``out_dir``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -55,7 +63,7 @@ def write(result: SynthResult, out_dir: str | Path, fmt: str = "parquet") -> Pat
     try:
         started = time.perf_counter()
         for name, table in result.tables.items():
-            _write_table(table, tmp / f"{name}.{fmt}", fmt)
+            _write_table(table, tmp / f"{name}.{fmt}", fmt, csv_quoting)
         truth = tmp / "truth"
         truth.mkdir()
         for name, table in result.truth.items():
