@@ -20,6 +20,8 @@ final as (
         export_ids.export_customer_id as customer_id,
         customer_segments.segment_id,
         customer_segments.segment_name,
+        customer_segments.segment_status,
+        customer_segments.segment_note,
         customer_segments.value_tier,
         customer_segments.churn_risk_band,
         customer_segments.micro_segment,
