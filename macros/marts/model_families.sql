@@ -11,6 +11,26 @@
 {%- endmacro %}
 
 
+{% macro registry_rows_union(columns) -%}
+    {#-
+        One select per registry of model_registries(), unioned: the
+        registry's name as registry_model, then `columns`. Reads the CTEs
+        named after each registry (the caller imports them).
+    -#}
+    {%- for registry in model_registries() %}
+    select
+        '{{ registry }}' as registry_model,
+        {%- for column in columns %}
+        {{ registry }}.{{ column }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ registry }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
 {% macro model_family_of(model_kind) -%}
     {#-
         The model family of a registry row's model_kind: both CLV kinds are

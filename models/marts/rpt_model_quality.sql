@@ -25,22 +25,16 @@ backtests as (
 ),
 
 registry_rows as (
-    {%- for registry in registries %}
-    select
-        '{{ registry }}' as registry_model,
-        {{ registry }}.model_kind,
-        {{ registry }}.model_version,
-        {{ registry }}.status,
-        {{ registry }}.reason,
-        {{ registry }}.metrics,
-        {{ registry }}.run_id,
-        {{ registry }}.as_of_date,
-        {{ registry }}.trained_at
-    from {{ registry }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ registry_rows_union([
+        'model_kind',
+        'model_version',
+        'status',
+        'reason',
+        'metrics',
+        'run_id',
+        'as_of_date',
+        'trained_at',
+    ]) }}
 ),
 
 with_family as (
