@@ -258,10 +258,12 @@ family_statuses as (
                     "published_families.family_label",
                     "' not scored: the latest run of '",
                     "published_families.registry_model",
-                    "' (as of '",
-                    "coalesce(cast(latest_family_runs.run_as_of_date as "
-                    ~ dbt.type_string() ~ "), 'no date')",
-                    "') was '",
+                    "coalesce(" ~ dbt.concat([
+                        "' (as of '",
+                        "cast(latest_family_runs.run_as_of_date as "
+                        ~ dbt.type_string() ~ ")",
+                        "')'"]) ~ ", '')",
+                    "' was '",
                     "latest_family_runs.run_status",
                     "': '",
                     "coalesce(latest_family_runs.run_reason, "

@@ -167,9 +167,10 @@ def test_few_customers_build_green_and_every_family_says_why(thin_builds):
         assert len(rows) == 1, (prefix, rows)
         status, note, count = rows[0]
         assert (status, count) == ("insufficient_data", FEW_CUSTOMERS), (prefix, rows)
-        assert note.startswith(
-            f"{label} not scored: the latest run of {registry} (as of "
-        ), note
+        # "(as of <date>)" follows the registry when its row has a date.
+        assert note.startswith(f"{label} not scored: the latest run of {registry} "), (
+            note
+        )
         assert "was insufficient_data: " in note
         # The reason is the registry's, word for word.
         reasons = _rows(
