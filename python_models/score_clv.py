@@ -11,13 +11,7 @@ def model(dbt, session):
     features = dbt.ref("feat_customers").order("customer_id").df()
     # None when feat_customers is empty: score_clv then scores nobody.
     as_of_date = feature_sets.as_of_date(features["cutoff_date"])
-    orders = (
-        dbt.ref("stg_shop__orders")
-        .filter("not is_cancelled")
-        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
-        .order("customer_id, order_date, amount")
-        .df()
-    )
+    orders = feature_sets.purchase_history(dbt.ref("stg_shop__orders"))
     scores = clv.score_clv(
         registry_rows,
         orders,

@@ -23,7 +23,9 @@ def model(dbt, session):
     customers = customers.order("customer_id").df()
     value = dbt.ref("score_clv").project("customer_id, predicted_clv").df()
     customers = customers.merge(value, on="customer_id", how="left", validate="1:1")
-    is_seed = lookalike.seed_from_value(customers["predicted_clv"].to_numpy(), share)
+    # The top predicted CLV; realized revenue when no CLV model serves.
+    values, _ = lookalike.seed_values(customers)
+    is_seed = lookalike.seed_from_value(values, share)
     if retrain:
         # An empty list means every model feature (the seed's own value excluded).
         features = features or feature_sets.feature_columns(

@@ -10,12 +10,21 @@ def model(dbt, session):
     if not registry.as_bool(dbt.config.get("retrain")):
         # Serve the models already in the registry: read nothing else.
         return registry.skip_training(dbt, session, "train_churn", "churn")
+    # The as_of_date of the features: the examples are empty when the history
+    # is shorter than the label windows, and the ladder still needs it.
+    # A dbt.ref inside a subscript is not seen by dbt's parser: assign first.
+    cutoff_dates = dbt.ref("feat_customers").aggregate("max(cutoff_date) as d")
     examples = dbt.ref("ml_churn_examples").order("customer_id, cutoff_date").df()
-    row = churn.train_probability_run(
+    # The non-cancelled orders: the BG/NBD rung of the ladder reads them
+    # when the history is too short for the supervised label windows.
+    orders = feature_sets.purchase_history(dbt.ref("stg_shop__orders"))
+    row = churn.train_family_run(
         examples,
+        orders,
         kind="churn",
         label_column="is_churned",
-        as_of_date=feature_sets.as_of_date(examples["as_of_date"]),
+        window_days=int(dbt.config.get("window_days")),
+        as_of_date=feature_sets.as_of_date(cutoff_dates.df()["d"]),
         run_id=dbt.config.get("run_id"),
         trained_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         min_auc=float(dbt.config.get("min_auc")),

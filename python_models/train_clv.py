@@ -16,13 +16,7 @@ def model(dbt, session):
     # A dbt.ref inside a subscript is not seen by dbt's parser: assign first.
     cutoff_dates = dbt.ref("feat_customers").aggregate("max(cutoff_date) as d")
     as_of_date = feature_sets.as_of_date(cutoff_dates.df()["d"])
-    orders = (
-        dbt.ref("stg_shop__orders")
-        .filter("not is_cancelled")
-        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
-        .order("customer_id, order_date, amount")
-        .df()
-    )
+    orders = feature_sets.purchase_history(dbt.ref("stg_shop__orders"))
     examples = dbt.ref("ml_clv_examples").order("customer_id").df()
     rows = clv.train_clv_runs(
         orders,

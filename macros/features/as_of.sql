@@ -7,10 +7,11 @@
 
 {% macro as_of_date() -%}
     {#-
-        The as-of date as 'YYYY-MM-DD'. Default: the last staged order date.
-        Read from the staged rows of base_shop__orders (not the staging
-        view, which waits for the guards of stg_shop__raw_table_loads,
-        which check this date).
+        The as-of date as 'YYYY-MM-DD'. Default: the day after the last
+        staged order date, so that features (rows strictly before it) use
+        every order known, the last day's included. Read from the staged
+        rows of base_shop__orders (not the staging view, which waits for the
+        guards of stg_shop__raw_table_loads, which check this date).
     -#}
     {%- set configured = var('as_of_date', none) -%}
     {%- if configured -%}
@@ -30,7 +31,7 @@
             ~ "Check int_raw_rows_quarantined for why the orders were "
             ~ "refused, or pass --vars '{as_of_date: YYYY-MM-DD}'.") }}
     {%- endif -%}
-    {{ return(last_order_date) }}
+    {{ return(shift_date(last_order_date, 1)) }}
 {%- endmacro %}
 
 

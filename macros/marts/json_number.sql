@@ -33,3 +33,21 @@
 {% macro spark__json_boolean(column, key) -%}
     coalesce(get_json_object({{ column }}, '$.{{ key }}') = 'true', false)
 {%- endmacro %}
+
+
+{#
+    json_text(column, key): the string at top-level `key` of the JSON text in
+    `column`; null when the key is absent or null.
+#}
+{% macro json_text(column, key) -%}
+    {{ return(adapter.dispatch('json_text', 'predictive_segments')(
+        column, key)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, key) -%}
+    json_extract_string({{ column }}, '$.{{ key }}')
+{%- endmacro %}
+
+{% macro spark__json_text(column, key) -%}
+    get_json_object({{ column }}, '$.{{ key }}')
+{%- endmacro %}

@@ -33,13 +33,13 @@
 
 {% macro model_family_of(model_kind) -%}
     {#-
-        The model family of a registry row's model_kind: both CLV kinds are
-        clv, every campaign's uplift:<campaign_id> is uplift, the other kinds
+        The model family of a registry row's model_kind: the CLV kinds
+        (clv_bgnbd, clv_gbm, clv_blend) are clv, every campaign's uplift:<campaign_id> is uplift, the other kinds
         are their own family (churn, purchase_propensity, segments,
         lookalike).
     -#}
     case
-        when {{ model_kind }} in ('clv_bgnbd', 'clv_gbm') then 'clv'
+        when {{ model_kind }} in ('clv_bgnbd', 'clv_gbm', 'clv_blend') then 'clv'
         when {{ model_kind }} like 'uplift:%' then 'uplift'
         else {{ model_kind }}
     end

@@ -365,8 +365,11 @@
 {% macro as_of_date_problems(first_order_at, last_order_at) -%}
     {#-
         Messages on var as_of_date given the first and last staged order
-        timestamps; [] when it is unset (the default is always valid) or
-        valid.
+        timestamps; [] when it is unset or valid. The default, the day after
+        the last staged order, is always valid: staged orders are not after
+        the build's start (timestamp_in_range), so it is at most the day
+        after the build, which is not "in the future" here either (a build
+        today uses today's orders).
     -#}
     {%- set configured = var('as_of_date', none) -%}
     {%- if not configured -%}

@@ -9,12 +9,15 @@
     require_gate is true, so that a new model family cannot publish
     ungated. Returns the offending rows with gate_metric, gate_value,
     gate_floor and gate_failure (below_gate, metric_missing or no_gate).
+    Metrics listed in `optional_metrics` may be null (not measured: e.g. a
+    history without the window to measure them on); when present they must
+    meet their floor.
 #}
-{% test metrics_meet_gates(model, group_column, gates, filter_column=none, require_gate=true) %}
-    {{ return(adapter.dispatch('test_metrics_meet_gates', 'predictive_segments')(model, group_column, gates, filter_column, require_gate)) }}
+{% test metrics_meet_gates(model, group_column, gates, filter_column=none, require_gate=true, optional_metrics=[]) %}
+    {{ return(adapter.dispatch('test_metrics_meet_gates', 'predictive_segments')(model, group_column, gates, filter_column, require_gate, optional_metrics)) }}
 {% endtest %}
 
-{% macro default__test_metrics_meet_gates(model, group_column, gates, filter_column, require_gate) %}
+{% macro default__test_metrics_meet_gates(model, group_column, gates, filter_column, require_gate, optional_metrics=[]) %}
     {%- set test_name = "metrics_meet_gates on " ~ model -%}
     {%- if not group_column -%}
         {{ exceptions.raise_compiler_error(
@@ -74,8 +77,11 @@
             cast(checked_rows.{{ group_column }} as {{ dbt.type_string() }})
             = '{{ check.group }}'
             and (
+                {%- if check.metric not in optional_metrics %}
                 checked_rows.{{ check.metric }} is null
-                or checked_rows.{{ check.metric }} < {{ check.floor }}
+                or
+                {%- endif %}
+                checked_rows.{{ check.metric }} < {{ check.floor }}
             )
         union all
         {%- endfor %}

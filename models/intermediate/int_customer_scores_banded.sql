@@ -185,7 +185,7 @@ latest_family_runs as (
         One row per family: its latest run's status (approved when a model
         of it was, else rejected when one was, else insufficient_data) and
         reasons, each after its model_kind when the run wrote several rows
-        (CLV: clv_bgnbd and clv_gbm).
+        (CLV: clv_bgnbd, clv_gbm and clv_blend).
     -#}
     select
         latest_run_rows.model_family,
@@ -361,6 +361,11 @@ final as (
             as churn_reasons,
         cast(clv_scores.clv_model_kind as {{ dbt.type_string() }})
             as clv_model_kind,
+        cast(clv_scores.clv_method as {{ dbt.type_string() }}) as clv_method,
+        cast(churn_scores.churn_method as {{ dbt.type_string() }})
+            as churn_method,
+        cast(purchase_scores.purchase_method as {{ dbt.type_string() }})
+            as purchase_method,
         cast(clv_scores.clv_model_version as {{ dbt.type_string() }})
             as clv_model_version,
         cast(churn_scores.churn_model_version as {{ dbt.type_string() }})
@@ -404,6 +409,8 @@ final as (
         cast(clv_scores.predicted_clv_p90 as {{ type_money() }})
             as predicted_clv_p90,
         cast(clv_scores.p_alive as double) as p_alive,
+        cast(clv_scores.expected_next_order_date as date)
+            as expected_next_order_date,
         cast(churn_scores.churn_probability as double) as churn_probability,
         cast(purchase_scores.purchase_probability as double)
             as purchase_probability,

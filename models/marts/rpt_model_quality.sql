@@ -41,9 +41,12 @@ with_family as (
     select
         registry_rows.*,
         {{ model_family_of('registry_rows.model_kind') }} as model_family,
-        {#- The kind that serves one score: both CLV kinds serve one CLV. #}
+        {#- The kind that serves one score: the CLV kinds serve one CLV. #}
         case
-            when registry_rows.model_kind in ('clv_bgnbd', 'clv_gbm')
+            when
+                registry_rows.model_kind in (
+                    'clv_bgnbd', 'clv_gbm', 'clv_blend'
+                )
                 then 'clv'
             else registry_rows.model_kind
         end as serving_slot
@@ -58,6 +61,11 @@ with_metrics as (
                 then 'auc'
             when with_family.model_family = 'clv' then 'top_decile_capture'
             when with_family.model_family = 'segments' then 'silhouette'
+            when
+                with_family.model_family = 'lookalike'
+                and {{ json_number(
+                    'with_family.metrics', 'future_value_lift') }} is not null
+                then 'future_value_lift'
             when with_family.model_family = 'lookalike' then 'top_tier_lift'
             when with_family.model_family = 'uplift' then 'qini_coefficient'
         end as headline_metric,
@@ -70,7 +78,11 @@ with_metrics as (
             when with_family.model_family = 'segments'
                 then {{ json_number('with_family.metrics', 'silhouette') }}
             when with_family.model_family = 'lookalike'
-                then {{ json_number('with_family.metrics', 'top_tier_lift') }}
+                then coalesce(
+                    {{ json_number(
+                        'with_family.metrics', 'future_value_lift') }},
+                    {{ json_number('with_family.metrics', 'top_tier_lift') }}
+                )
             when with_family.model_family = 'uplift'
                 then {{ json_number(
                     'with_family.metrics', 'qini_coefficient') }}
@@ -80,10 +92,28 @@ with_metrics as (
                 then {{ json_number(
                     'with_family.metrics', 'bootstrap_stability') }}
         end as bootstrap_stability,
+        {#- Lookalike: both of its gated metrics (the headline is the
+            first when it was measured). #}
+        case
+            when with_family.model_family = 'lookalike'
+                then {{ json_number(
+                    'with_family.metrics', 'future_value_lift') }}
+        end as future_value_lift,
+        case
+            when with_family.model_family = 'lookalike'
+                then {{ json_number('with_family.metrics', 'top_tier_lift') }}
+        end as top_tier_lift,
         case
             when with_family.model_family in ('churn', 'purchase_propensity')
                 then {{ json_number('with_family.metrics', 'lift_quality') }}
         end as lift_quality,
+        {#- The rung of the ladder (predictive_segments.ladder) and the
+            backtest window it was validated on; families without a
+            ladder leave both null. #}
+        {{ json_text('with_family.metrics', 'method') }}
+            as method, -- noqa: RF04
+        {{ json_number('with_family.metrics', 'validated_horizon_days') }}
+            as validated_horizon_days,
         {{ json_boolean('with_family.metrics', 'selected') }} as is_selected
     from with_family
 ),
@@ -135,6 +165,8 @@ final as (
         cast(with_metrics.reason as {{ dbt.type_string() }}) as reason,
         cast(with_metrics.headline_metric as {{ dbt.type_string() }})
             as headline_metric,
+        cast(with_metrics.method as {{ dbt.type_string() }})
+            as method, -- noqa: RF04
         cast(
             case
                 when with_metrics.lift_quality >= 60 then 'Excellent'
@@ -149,7 +181,11 @@ final as (
             as headline_metric_value,
         cast(with_metrics.bootstrap_stability as double)
             as bootstrap_stability,
+        cast(with_metrics.future_value_lift as double) as future_value_lift,
+        cast(with_metrics.top_tier_lift as double) as top_tier_lift,
         cast(with_metrics.lift_quality as double) as lift_quality,
+        cast(with_metrics.validated_horizon_days as {{ dbt.type_int() }})
+            as validated_horizon_days,
         latest_backtests.metric_value as backtest_metric_value,
         latest_backtests.customers as backtest_customers,
         latest_backtests.window_days as backtest_window_days,

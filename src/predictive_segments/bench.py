@@ -356,15 +356,18 @@ def result_file_name(customers: int, tests: bool) -> str:
 
 
 def refresh_day(raw_dir: Path) -> dt.date:
-    """The last day D of generated demo data: its truth manifest's as-of date.
+    """The last day D of generated demo data: the day before its truth
+    manifest's as-of date T.
 
-    The generator's data end with that day, and it is the project's default
-    ``as_of_date`` (the last staged order date). Raises RuntimeError when the
-    manifest is missing (not demo data).
+    The generator's data end with D, and T (the day after the last staged
+    order) is the project's default ``as_of_date``: the daily refresh
+    delivers D's files to a warehouse built as of D and builds as of T.
+    Raises RuntimeError when the manifest is missing (not demo data).
     """
     manifest = raw_dir / TRUTH_DIR / "manifest.json"
     try:
-        return dt.date.fromisoformat(json.loads(manifest.read_text())["as_of_date"])
+        as_of = dt.date.fromisoformat(json.loads(manifest.read_text())["as_of_date"])
+        return as_of - dt.timedelta(days=1)
     except (OSError, KeyError, ValueError) as exc:
         raise RuntimeError(
             f"no as_of_date in {manifest} ({exc}): the daily refresh needs demo "
@@ -792,7 +795,7 @@ def _refresh_tables(results: Sequence[Mapping[str, Any]]) -> list[str]:
     rows = [
         row(
             "as_of_date",
-            lambda r: build_of(r).get("as_of_date") or "last order date",
+            lambda r: build_of(r).get("as_of_date") or "day after the last order",
             lambda x: x.get("as_of_date"),
             text,
             ratio=False,
@@ -999,7 +1002,7 @@ def _runs_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
         ["raw layout", *each(lambda r: r.get("raw_layout", "one file per table"))],
         [
             "as_of_date",
-            *each(lambda r: r["build"].get("as_of_date") or "last order date"),
+            *each(lambda r: r["build"].get("as_of_date") or "day after the last order"),
         ],
         ["dbt exit code", *each(lambda r: str(r["build"].get("exit_code")))],
         ["dbt statuses", *each(lambda r: _statuses(r["build"]))],
@@ -1329,8 +1332,8 @@ def run_scale(
             f"before {day}"
         )
         daily = prepare_daily_raw(raw_dir, build_raw_dir, day)
-        day_before = day - dt.timedelta(days=1)
-        full_vars = {"as_of_date": day_before.isoformat(), "retrain": True}
+        # Everything before D is known: the full build is as of D.
+        full_vars = {"as_of_date": day.isoformat(), "retrain": True}
     raw_rows = count_raw_rows(build_raw_dir)
 
     db_path = run_dir / "warehouse.duckdb"
@@ -1443,8 +1446,10 @@ def _run_refresh(
     its log reports and the ratios to the full build ``full``; or only
     ``skipped`` (why) when the full build failed.
     """
+    # D's files arrive; the refresh is as of the day after D (the default).
+    as_of = day + dt.timedelta(days=1)
     refresh: dict[str, Any] = {
-        "as_of_date": day.isoformat(),
+        "as_of_date": as_of.isoformat(),
         "raw_dir": str(daily_dir),
         "link_method": daily.get("link_method"),
         "day_one_raw_rows": dict(daily.get("day_one_rows") or {}),
@@ -1464,10 +1469,10 @@ def _run_refresh(
     partial_parse = full_target / "partial_parse.msgpack"
     if partial_parse.is_file():
         shutil.copy2(partial_parse, target / partial_parse.name)
-    refresh_vars = {"as_of_date": day.isoformat(), "retrain": False}
+    refresh_vars = {"as_of_date": as_of.isoformat(), "retrain": False}
     echo(
         f"daily refresh: {refresh['new_raw_rows_total']:,} new raw rows, dbt build "
-        f"as of {day} without retraining (log: {run_dir / 'refresh.log'})"
+        f"as of {as_of} without retraining (log: {run_dir / 'refresh.log'})"
     )
     figures, run_results, nodes = _timed_dbt_build(
         _dbt_build_command(dbt, tests, refresh_vars),

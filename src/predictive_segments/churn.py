@@ -9,6 +9,11 @@ the window ending on as_of_date, 2 the one before). The model trains on window
 2, calibrates on half of the customers of window 1 and is evaluated on the
 other half, so every metric is measured on data later than the training data.
 It then scores the features as of as_of_date.
+
+When the history is too short for those windows (the supervised model is
+``insufficient_data``), :func:`train_family_run` climbs down the ladder of
+:mod:`predictive_segments.ladder`: BG/NBD on the order history serves, with
+its own backtest and gate.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import registry
+from . import ladder, registry
 from .classifier import ProbabilityModel, check_eligibility
 from .features import feature_columns, feature_label, varying_columns
 
@@ -78,6 +83,8 @@ def train_probability_run(
         "shuffle_labels": shuffle_labels,
         **(params or {}),
     }
+    if "method" not in parameters:
+        parameters["method"] = ladder.SUPERVISED_METHOD
     train, calibration, holdout = split_examples(examples, seed)
     row = {
         "kind": kind,
@@ -142,6 +149,8 @@ def train_probability_run(
         holdout[features], holdout[label_column].to_numpy(dtype=float)
     )
     metrics.update(
+        method=parameters["method"],
+        validated_horizon_days=_window_days(holdout),
         training_examples=len(train),
         calibration_examples=len(calibration),
         holdout_examples=len(holdout),
@@ -157,6 +166,72 @@ def train_probability_run(
     )
 
 
+def _window_days(examples: pd.DataFrame) -> int | None:
+    """The label window of ``examples`` (their window_days column), if known."""
+    if "window_days" not in examples.columns or examples.empty:
+        return None
+    return int(examples["window_days"].iloc[0])
+
+
+#: The BG/NBD event that each classifier kind predicts.
+BGNBD_EVENTS = {"churn": "no_purchase", "purchase_propensity": "purchase"}
+
+
+def train_family_run(
+    examples: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    kind: str,
+    label_column: str,
+    window_days: int,
+    as_of_date: Any,
+    run_id: str,
+    trained_at: Any,
+    min_auc: float,
+    seed: int = 0,
+    nthread: int = 1,
+    min_class_examples: int = 100,
+    shuffle_labels: bool = False,
+) -> dict[str, Any]:
+    """The registry row of one training run of a classifier family.
+
+    The supervised model (:func:`train_probability_run`) when its label
+    windows give enough examples; when they do not (``insufficient_data``),
+    the BG/NBD rung of the ladder on ``orders`` (DataFrame[customer_id,
+    order_date, amount], the non-cancelled staged orders), which predicts
+    the same event over ``window_days``. A supervised model that trained
+    but failed its gate stays rejected: the ladder is for missing history,
+    not for weak models.
+    """
+    row = train_probability_run(
+        examples,
+        kind=kind,
+        label_column=label_column,
+        as_of_date=as_of_date,
+        run_id=run_id,
+        trained_at=trained_at,
+        min_auc=min_auc,
+        seed=seed,
+        nthread=nthread,
+        min_class_examples=min_class_examples,
+        shuffle_labels=shuffle_labels,
+    )
+    if row["status"] != registry.INSUFFICIENT_DATA:
+        return row
+    return ladder.bgnbd_probability_run(
+        orders,
+        kind=kind,
+        event=BGNBD_EVENTS[kind],
+        window_days=window_days,
+        as_of_date=as_of_date,
+        run_id=run_id,
+        trained_at=trained_at,
+        min_auc=min_auc,
+        min_class_examples=min_class_examples,
+        supervised_reason=row["reason"],
+    )
+
+
 def score_probability_model(
     registry_rows: pd.DataFrame,
     features: pd.DataFrame,
@@ -165,24 +240,41 @@ def score_probability_model(
     eligible: np.ndarray,
     ineligible_reason: str,
     with_reasons: bool = False,
+    orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score ``features`` with the latest approved model of ``kind``.
 
     Returns one row per input row: customer_id, probability (null when the
     customer is not eligible or no model is approved), reasons (top three, when
-    asked), model_version and score_note (why a probability is null).
+    asked), model_version, method (``gbm`` or ``bgnbd``) and score_note (why
+    a probability is null). A BG/NBD rung model reads ``orders`` (as
+    :func:`train_family_run`) and scores the customers with a purchase
+    before the features' cutoff_date.
     """
     out = pd.DataFrame({"customer_id": features["customer_id"].to_numpy()})
     out["probability"] = np.nan
     out["reasons"] = None
     out["model_version"] = None
+    out["method"] = None
     out["score_note"] = None
     serving = registry.latest_approved(registry_rows, kind)
     if serving is None:
         out["score_note"] = registry.no_model_note(registry_rows, kind)
         return out
-    model = ProbabilityModel.from_bytes(bytes(serving["artifact"]))
     eligible = np.asarray(eligible, dtype=bool)
+    method = ladder.method_of(serving, ladder.SUPERVISED_METHOD)
+    if method == ladder.BGNBD_METHOD:
+        return _score_bgnbd(
+            out,
+            serving,
+            features,
+            orders,
+            kind,
+            eligible,
+            ineligible_reason,
+            with_reasons,
+        )
+    model = ProbabilityModel.from_bytes(bytes(serving["artifact"]))
     rows = features[eligible]
     if len(rows):
         out.loc[eligible, "probability"] = model.predict_proba(rows)
@@ -190,5 +282,45 @@ def score_probability_model(
             labels = {name: feature_label(name) for name in model.feature_names_}
             out.loc[eligible, "reasons"] = model.reasons(rows, labels=labels).to_numpy()
     out.loc[eligible, "model_version"] = serving["model_version"]
+    out.loc[eligible, "method"] = method
     out.loc[~eligible, "score_note"] = ineligible_reason
+    return out
+
+
+def _score_bgnbd(
+    out: pd.DataFrame,
+    serving: pd.Series,
+    features: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    kind: str,
+    eligible: np.ndarray,
+    ineligible_reason: str,
+    with_reasons: bool,
+) -> pd.DataFrame:
+    """:func:`score_probability_model` for a BG/NBD rung row."""
+    from .features import as_of_date
+
+    if orders is None:
+        raise ValueError(
+            f"the serving {kind} model is the BG/NBD rung: pass the orders to score"
+        )
+    prob, reasons = ladder.score_bgnbd_probability(
+        serving,
+        orders,
+        features["customer_id"],
+        as_of_date=as_of_date(features["cutoff_date"]),
+        event=BGNBD_EVENTS[kind],
+    )
+    scored = eligible & ~np.isnan(prob)
+    out.loc[scored, "probability"] = prob[scored]
+    if with_reasons:
+        out.loc[scored, "reasons"] = reasons[scored]
+    out.loc[scored, "model_version"] = serving["model_version"]
+    out.loc[scored, "method"] = ladder.BGNBD_METHOD
+    out.loc[~eligible, "score_note"] = ineligible_reason
+    out.loc[eligible & ~scored, "score_note"] = (
+        "no purchase yet: the serving model is BG/NBD on the order history (too "
+        "short for the supervised model's label windows), which predicts for "
+        "customers with a purchase"
+    )
     return out

@@ -98,6 +98,40 @@ def check_eligibility(
     return True, f"{positives} positive and {negatives} negative training examples"
 
 
+def probability_metrics(y: object, prob: object) -> dict[str, Any]:
+    """Quality metrics of probabilities ``prob`` against outcomes ``y`` (0/1).
+
+    Keys: ``customers``, ``base_rate`` (observed positive share), ``auc``,
+    ``pr_auc``, ``brier``, ``log_loss`` (nats), ``lift_quality`` (percent,
+    0 = random, 100 = perfect), ``mean_predicted`` and
+    ``calibration_by_decile`` (list of dicts with decile, mean_predicted,
+    observed_rate, customers). ``y`` must hold both classes. What
+    :meth:`ProbabilityModel.evaluate` reports, for any probability source.
+    """
+    labels = _labels(y, "y")
+    prob = np.asarray(prob, dtype=np.float64)
+    table = metrics.calibration_by_decile(labels, prob)
+    return {
+        "customers": len(labels),
+        "base_rate": float(labels.mean()),
+        "mean_predicted": float(prob.mean()),
+        "auc": metrics.roc_auc(labels, prob),
+        "pr_auc": metrics.pr_auc(labels, prob),
+        "brier": metrics.brier(labels, prob),
+        "log_loss": metrics.log_loss(labels, prob),
+        "lift_quality": metrics.lift_quality(labels, prob),
+        "calibration_by_decile": [
+            {
+                "decile": int(r.decile),
+                "mean_predicted": float(r.mean_predicted),
+                "observed_rate": float(r.observed_rate),
+                "customers": int(r.customers),
+            }
+            for r in table.itertuples(index=False)
+        ],
+    }
+
+
 def _labels(y: object, name: str) -> np.ndarray:
     """Return ``y`` as a 0/1 float64 array; ValueError for anything else."""
     try:
@@ -529,38 +563,12 @@ class ProbabilityModel:
         ).reset_index(drop=True)
 
     def evaluate(self, X: pd.DataFrame, y: object) -> dict[str, Any]:
-        """Return quality metrics of the calibrated probabilities on ``(X, y)``.
-
-        Keys: ``customers``, ``base_rate`` (observed positive share), ``auc``,
-        ``pr_auc``, ``brier``, ``log_loss`` (nats), ``lift_quality`` (percent,
-        0 = random, 100 = perfect), ``mean_predicted`` and
-        ``calibration_by_decile`` (list of dicts with decile, mean_predicted,
-        observed_rate, customers). ``y`` must hold both classes.
-        """
+        """Return :func:`probability_metrics` of the calibrated probabilities on
+        ``(X, y)``. ``y`` must hold both classes."""
         labels = _labels(y, "y")
         if len(labels) != len(X):
             raise ValueError(f"y has {len(labels)} labels but X has {len(X)} rows")
-        prob = self.predict_proba(X)
-        table = metrics.calibration_by_decile(labels, prob)
-        return {
-            "customers": len(labels),
-            "base_rate": float(labels.mean()),
-            "mean_predicted": float(prob.mean()),
-            "auc": metrics.roc_auc(labels, prob),
-            "pr_auc": metrics.pr_auc(labels, prob),
-            "brier": metrics.brier(labels, prob),
-            "log_loss": metrics.log_loss(labels, prob),
-            "lift_quality": metrics.lift_quality(labels, prob),
-            "calibration_by_decile": [
-                {
-                    "decile": int(r.decile),
-                    "mean_predicted": float(r.mean_predicted),
-                    "observed_rate": float(r.observed_rate),
-                    "customers": int(r.customers),
-                }
-                for r in table.itertuples(index=False)
-            ],
-        }
+        return probability_metrics(labels, self.predict_proba(X))
 
     # ------------------------------------------------------------------
     # serialization

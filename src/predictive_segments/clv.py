@@ -473,6 +473,48 @@ class BetaGeometricNBD:
             self.params_, x, age_, h
         )
 
+    def p_no_purchase(
+        self, horizon_days: float, frequency: object, recency: object, age: object
+    ) -> np.ndarray:
+        """Return P(no purchase in the next ``horizon_days``), 0..1 per customer.
+
+        A dead customer never buys; an alive one, whose rate has the posterior
+        Gamma(r + x, alpha + age), buys nothing in t days with probability
+        ((alpha + age) / (alpha + age + t)) ** (r + x) (a customer can only
+        drop out right after a purchase, so none happens first). Hence
+        1 - P(alive) + P(alive) x that; 1 for a horizon of 0.
+        """
+        self._check_fitted()
+        h = _horizon(horizon_days)
+        x, t_x, age_ = _rfm_arrays(frequency, recency, age)
+        r, alpha = self.params_["r"], self.params_["alpha"]
+        alive = _p_alive(self.params_, x, t_x, age_)
+        none_while_alive = np.exp(
+            (r + x) * (np.log(alpha + age_) - np.log(alpha + age_ + h))
+        )
+        return 1.0 - alive + alive * none_while_alive
+
+    def median_days_to_next_purchase(
+        self, frequency: object, recency: object, age: object
+    ) -> np.ndarray:
+        """Days after the cutoff by which the next purchase is more likely than not.
+
+        The t where P(at least one purchase in t) = 0.5, i.e.
+        (alpha + age) * ((1 - 0.5 / P(alive)) ** (-1 / (r + x)) - 1); NaN
+        when P(alive) <= 0.5 (the customer more likely never buys again).
+        """
+        self._check_fitted()
+        x, t_x, age_ = _rfm_arrays(frequency, recency, age)
+        r, alpha = self.params_["r"], self.params_["alpha"]
+        alive = _p_alive(self.params_, x, t_x, age_)
+        days = np.full(x.shape[0], np.nan)
+        likely = alive > 0.5
+        base = 1.0 - 0.5 / alive[likely]
+        days[likely] = (alpha + age_[likely]) * (
+            np.power(base, -1.0 / (r + x[likely])) - 1.0
+        )
+        return days
+
     def to_bytes(self) -> bytes:
         """Serialize the fitted model as JSON bytes (parameters only)."""
         self._check_fitted()
@@ -1631,7 +1673,9 @@ class QuantileGbmClv:
         ``dropped_features_`` ({column: reason}), ``mean_objective_``,
         ``selection_`` (validation RMSE per objective, quantile loss),
         ``n_rounds_``, ``n_train_`` (training rows of the mean and the
-        quantile model), ``n_clipped_negative_``.
+        quantile model), ``n_clipped_negative_``, ``total_scale_`` (the
+        factor that makes the mean model's predictions on its training rows
+        sum to their revenue; applied in :meth:`predict`).
         """
         if not isinstance(X, pd.DataFrame):
             raise ValueError(
@@ -1693,6 +1737,30 @@ class QuantileGbmClv:
             mean_booster = self._train(mean_obj, full, None, mean_rounds)[0]
         mean_booster.feature_names = list(names)
         q_booster.feature_names = list(names)
+        # The level of the mean model: a log-link (Tweedie) booster stopped
+        # early falls short of the training total (by 12 % on the
+        # real-export-shaped demo data), and budgets are planned on the
+        # sum. One factor restores the training total; the ranking is
+        # unchanged.
+        fit_rows = np.arange(n) if X_valid is None else ti
+        fitted_total = float(
+            np.maximum(
+                mean_booster.predict(
+                    xgb.DMatrix(
+                        features[fit_rows],
+                        feature_names=list(names),
+                        nthread=self.nthread,
+                    )
+                ),
+                0.0,
+            ).sum()
+        )
+        target_total = float(y_arr[fit_rows].sum())
+        self.total_scale_ = (
+            target_total / fitted_total
+            if fitted_total > 0 and target_total > 0
+            else 1.0
+        )
         self.spec_ = spec
         self.feature_names_ = names
         self.dropped_features_ = dropped
@@ -1731,6 +1799,7 @@ class QuantileGbmClv:
             features, feature_names=self.feature_names_, nthread=self.nthread
         )
         mean = np.maximum(self._mean_booster.predict(data).astype(np.float64), 0.0)
+        mean *= self.total_scale_
         q = self._quantile_booster.predict(data).astype(np.float64)
         q = q.reshape(len(X), len(QUANTILES))
         # independent quantile heads can cross; sorting restores the order
@@ -1768,6 +1837,7 @@ class QuantileGbmClv:
                 "selection": self.selection_,
                 "n_rounds": self.n_rounds_,
                 "n_clipped_negative": self.n_clipped_negative_,
+                "total_scale": self.total_scale_,
                 "mean_booster": raw(self._mean_booster),
                 "quantile_booster": raw(self._quantile_booster),
             },
@@ -1799,6 +1869,8 @@ class QuantileGbmClv:
         model.n_rounds_ = p["n_rounds"]
         model.n_train_ = p.get("n_train")
         model.n_clipped_negative_ = int(p["n_clipped_negative"])
+        # Artifacts written before the level correction: no correction.
+        model.total_scale_ = float(p.get("total_scale", 1.0))
         model._mean_booster = load(p["mean_booster"])
         model._quantile_booster = load(p["quantile_booster"])
         return model
@@ -1818,8 +1890,10 @@ def evaluate_clv(actual: object, predicted: object) -> dict[str, Any]:
     ``p10_p90_coverage``). Returns a JSON-ready dict: customers, mae, rmse
     (money units per customer), top_decile_capture (share 0..1 of actual
     value held by the 10 % highest predictions), actual_total,
-    predicted_total, value_by_decile (list of dicts: decile, customers,
-    mean_predicted, mean_actual, share_of_actual).
+    predicted_total, aggregate_error (predicted_total / actual_total - 1;
+    NaN without revenue: budgets are planned on the sum), value_by_decile
+    (list of dicts: decile, customers, mean_predicted, mean_actual,
+    share_of_actual).
     """
     interval = None
     if isinstance(predicted, pd.DataFrame):
@@ -1845,6 +1919,9 @@ def evaluate_clv(actual: object, predicted: object) -> dict[str, Any]:
         "top_decile_capture": float(metrics.top_decile_capture(a, p)),
         "actual_total": float(a.sum()),
         "predicted_total": float(p.sum()),
+        "aggregate_error": (
+            float(p.sum() / a.sum() - 1.0) if a.sum() > 0 else float("nan")
+        ),
         "value_by_decile": [
             {
                 "decile": int(row.decile),
@@ -1864,7 +1941,7 @@ def evaluate_clv(actual: object, predicted: object) -> dict[str, Any]:
 
 # ------------------------------------------------------------ training runs
 
-CLV_KINDS = ("clv_bgnbd", "clv_gbm")
+CLV_KINDS = ("clv_bgnbd", "clv_gbm", "clv_blend")
 #: The published value columns, in order.
 CLV_COLUMNS = (
     "predicted_clv",
@@ -1934,7 +2011,7 @@ def train_clv_runs(
     so ``as_of_date`` is None or NaT; no orders; every amount 0; everybody
     bought on one day) gives insufficient_data rows saying what is missing.
     """
-    from . import registry
+    from . import ladder, registry
     from .features import feature_columns, varying_columns
 
     if _is_missing_date(as_of_date):
@@ -1991,23 +2068,53 @@ def train_clv_runs(
             "after it: there is no revenue to backtest BG/NBD against"
         ]
     bg_metrics: dict[str, Any] = {}
-    if problems:
+    bg_method = {"method": ladder.CLV_METHODS["clv_bgnbd"]}
+    # Holdout predictions of each model trained at the cutoff (the blend's
+    # inputs); None when the model did not train on the full horizon.
+    bg_holdout: pd.DataFrame | None = None
+    gbm_holdout: pd.DataFrame | None = None
+    short = None
+    if problems and as_of_date is not None:
+        # The ladder: no full horizon to backtest, so the longest backtest
+        # the history allows validates the model that serves the horizon.
+        short = ladder.bgnbd_clv_backtest(orders, as_of_date, horizon_days, seed)
+        if isinstance(short, str):
+            problems = [*problems, f"shorter backtest: {short}"]
+            short = None
+    if problems and short is None:
         rows["clv_bgnbd"] = registry.registry_row(
             **bg_row,
             status=registry.INSUFFICIENT_DATA,
             reason="; ".join(problems),
-            metrics={"customers": len(past)},
+            metrics={"customers": len(past), **bg_method},
             artifact=None,
         )
     else:
-        backtest = BgnbdClv(seed=seed).fit(past)
-        predicted = backtest.predict(past, horizon_days).set_index(past["customer_id"])
-        ids = holdout_ids[holdout_ids.isin(predicted.index)]
-        bg_metrics = evaluate_clv(actual.loc[ids].to_numpy(), predicted.loc[ids])
-        bg_metrics["params"] = {
-            **backtest.purchase_model_.params_,
-            **backtest.spend_model_.params_,
-        }
+        if short is not None:
+            window, past, bg_metrics = short
+            bg_row["training_cutoff"] = window.cutoff
+            bg_row["fingerprint"] = registry.data_fingerprint(past)
+            bg_metrics["full_horizon_reason"] = "; ".join(problems)
+        else:
+            backtest = BgnbdClv(seed=seed).fit(past)
+            predicted = backtest.predict(past, horizon_days).set_index(
+                past["customer_id"]
+            )
+            # The whole holdout, as served: no purchase yet, no revenue
+            # expected. Every candidate is measured on these customers.
+            bg_holdout = (
+                predicted[list(CLV_COLUMNS)]
+                .reindex(holdout_ids.to_numpy())
+                .fillna(0.0)
+                .reset_index(drop=True)
+            )
+            bg_metrics = evaluate_clv(actual.loc[holdout_ids].to_numpy(), bg_holdout)
+            bg_metrics["params"] = {
+                **backtest.purchase_model_.params_,
+                **backtest.spend_model_.params_,
+            }
+            bg_metrics["validated_horizon_days"] = horizon_days
+        bg_metrics.update(bg_method)
         current = summary_from_orders(orders, as_of_date)
         serving = BgnbdClv(seed=seed).fit(current)
         gate = registry.evaluate_gates(
@@ -2076,7 +2183,10 @@ def train_clv_runs(
             **gbm_row,
             status=registry.INSUFFICIENT_DATA,
             reason="; ".join(reasons),
-            metrics={"customers": len(examples)},
+            metrics={
+                "customers": len(examples),
+                "method": ladder.CLV_METHODS["clv_gbm"],
+            },
             artifact=None,
         )
     else:
@@ -2086,9 +2196,9 @@ def train_clv_runs(
             max_quantile_rows=max_quantile_training_customers,
         ).fit(train[features], train["window_revenue"].to_numpy(dtype=float))
         holdout = examples[in_holdout]
+        gbm_holdout = gbm.predict(holdout[features]).reset_index(drop=True)
         gbm_metrics = evaluate_clv(
-            holdout["window_revenue"].to_numpy(dtype=float),
-            gbm.predict(holdout[features]),
+            holdout["window_revenue"].to_numpy(dtype=float), gbm_holdout
         )
         gate = registry.evaluate_gates(
             gbm_metrics, {"top_decile_capture": min_top_decile_capture}
@@ -2101,33 +2211,217 @@ def train_clv_runs(
                 **gbm_metrics,
                 "dropped_features": gbm.dropped_features_,
                 "training_rows": gbm.n_train_,
+                "method": ladder.CLV_METHODS["clv_gbm"],
+                "validated_horizon_days": horizon_days,
             },
             artifact=gbm.to_bytes(),
         )
 
+    rows["clv_blend"] = _blend_run(
+        {**base, "training_cutoff": training_cutoff, "parameters": bg_params},
+        actual.loc[holdout_ids].to_numpy(dtype=np.float64),
+        holdout_ids,
+        {"clv_bgnbd": bg_holdout, "clv_gbm": gbm_holdout},
+        {kind: rows[kind] for kind in ("clv_bgnbd", "clv_gbm")},
+        min_top_decile_capture=min_top_decile_capture,
+        seed=seed,
+        horizon_days=horizon_days,
+    )
     _mark_selected(rows)
-    return [rows["clv_bgnbd"], rows["clv_gbm"]]
+    return [rows[kind] for kind in CLV_KINDS]
+
+
+#: The choice rule of the served CLV (:func:`_mark_selected`): a model other
+#: than BG/NBD serves only when, on the same holdout, its RMSE is at most
+#: (1 + CLV_RMSE_TOLERANCE) x BG/NBD's, its absolute aggregate error at most
+#: BG/NBD's + CLV_AGGREGATE_TOLERANCE, and its top-decile capture higher.
+CLV_RMSE_TOLERANCE = 0.02
+CLV_AGGREGATE_TOLERANCE = 0.02
+
+
+#: The blend weights tried: w x GBM + (1 - w) x BG/NBD.
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def _blend_weights(predictions: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Weights of the two prediction columns (BG/NBD, GBM): s x (1 - w, w).
+
+    ``w`` on :data:`BLEND_GRID` gives the highest top-decile capture of
+    ``actual`` (ties: the weight nearer BG/NBD); the level ``s`` makes the
+    blend's total equal ``actual``'s (1 when either is not positive), since
+    budgets are planned on the sum.
+    """
+    best_w, best = 0.0, -math.inf
+    for w in BLEND_GRID:
+        capture = metrics.top_decile_capture(
+            actual, predictions @ np.array([1.0 - w, w])
+        )
+        if capture > best + 1e-12:
+            best_w, best = float(w), capture
+    weights = np.array([1.0 - best_w, best_w])
+    blended, total = float((predictions @ weights).sum()), float(actual.sum())
+    if blended > 0 and total > 0:
+        weights *= total / blended
+    return weights
+
+
+def _blend_run(
+    base: dict[str, Any],
+    actual: np.ndarray,
+    holdout_ids: pd.Series,
+    predictions: dict[str, pd.DataFrame | None],
+    components: dict[str, dict[str, Any]],
+    *,
+    min_top_decile_capture: float,
+    seed: int,
+    horizon_days: int,
+) -> dict[str, Any]:
+    """The registry row of the blend candidate: s x ((1 - w) x BG/NBD + w x GBM).
+
+    ``w`` (:data:`BLEND_GRID`) is the one whose blend ranks the holdout's
+    realized revenue best (top-decile capture), ``s`` sets its total to the
+    holdout's (:func:`_blend_weights`). Its metrics are
+    cross-fitted (the weight chosen on one half of the holdout predicts the
+    other, seeded halves), so the blend is not judged on the revenue it was
+    fitted to; the artifact holds the weights fitted on the whole holdout
+    and the versions of the two rows (of the same run) it combines. P10,
+    P50 and P90 are the same weighted sums of the components' quantiles (an
+    approximation: quantiles do not add). insufficient_data unless both
+    models trained on the full horizon in this run.
+    """
+    from . import ladder, registry
+
+    row = {
+        **base,
+        "kind": "clv_blend",
+        "features": list(CLV_KINDS[:2]),
+        "fingerprint": registry.data_fingerprint(
+            pd.DataFrame({"customer_id": holdout_ids.to_numpy(), "actual": actual})
+        ),
+    }
+    method = {"method": ladder.CLV_METHODS["clv_blend"]}
+    missing = [
+        kind
+        for kind, frame in predictions.items()
+        if frame is None or components[kind]["artifact"] is None
+    ]
+    if missing or len(actual) < 4:
+        shorter = "trained on a shorter backtest"
+        why = "; ".join(
+            f"{kind} did not ({components[kind]['reason'] or shorter})"
+            for kind in missing
+        )
+        return registry.registry_row(
+            **row,
+            status=registry.INSUFFICIENT_DATA,
+            reason=(
+                f"a blend needs BG/NBD and the GBM trained on the full "
+                f"{horizon_days}-day horizon in this run: "
+                f"{why or f'{len(actual)} holdout customers'}"
+            ),
+            metrics={"customers": len(actual), **method},
+            artifact=None,
+        )
+    kinds = list(predictions)
+    columns = {
+        c: np.column_stack(
+            [predictions[k][c].to_numpy(dtype=np.float64) for k in kinds]
+        )
+        for c in CLV_COLUMNS
+    }
+    half = _holdout_mask(holdout_ids.reset_index(drop=True), 0.5, seed + 7)
+    crossfit = {c: np.empty(len(actual)) for c in CLV_COLUMNS}
+    for fit_on in (half, ~half):
+        weights = _blend_weights(columns["predicted_clv"][fit_on], actual[fit_on])
+        for c in CLV_COLUMNS:
+            crossfit[c][~fit_on] = columns[c][~fit_on] @ weights
+    weights = _blend_weights(columns["predicted_clv"], actual)
+    blend_metrics = evaluate_clv(actual, pd.DataFrame(crossfit))
+    blend_metrics.update(
+        method,
+        weights=dict(zip(kinds, weights.tolist(), strict=True)),
+        validated_horizon_days=horizon_days,
+    )
+    gate = registry.evaluate_gates(
+        blend_metrics, {"top_decile_capture": min_top_decile_capture}
+    )
+    artifact = _envelope(
+        "ClvBlend",
+        {
+            "weights": dict(zip(kinds, weights.tolist(), strict=True)),
+            "versions": {k: components[k]["model_version"] for k in kinds},
+        },
+    )
+    return registry.registry_row(
+        **row,
+        status=gate.status,
+        reason=gate.reason,
+        metrics=blend_metrics,
+        artifact=artifact,
+    )
+
+
+def _qualifies(candidate: dict[str, Any], reference: dict[str, Any]) -> bool:
+    """Whether ``candidate`` may serve instead of BG/NBD (``reference``)."""
+    try:
+        return (
+            candidate["rmse"] <= reference["rmse"] * (1 + CLV_RMSE_TOLERANCE)
+            and abs(candidate["aggregate_error"])
+            <= abs(reference["aggregate_error"]) + CLV_AGGREGATE_TOLERANCE
+            and candidate[SELECTION_METRIC] > reference[SELECTION_METRIC]
+        )
+    except (KeyError, TypeError):
+        return False
 
 
 def _mark_selected(rows: dict[str, dict[str, Any]]) -> None:
+    """Mark the served CLV model of a run (metrics ``selected``), by the rule
+    of :data:`CLV_RMSE_TOLERANCE`: among the approved models, BG/NBD unless
+    another one backtests at least as well on RMSE and aggregate error
+    (within the tolerances) and better on top-decile capture; of several
+    such, the highest capture. Without an approved BG/NBD (no history to
+    backtest it on the same customers), the approved model with the highest
+    capture. Each row's metrics say whether it qualified."""
     import json
 
     from .registry import canonical_json
 
-    scores = {}
-    for kind, row in rows.items():
-        metrics = json.loads(row["metrics"])
-        if row["status"] == "approved":
-            scores[kind] = metrics.get(SELECTION_METRIC, float("-inf"))
+    approved = {
+        kind: json.loads(row["metrics"])
+        for kind, row in rows.items()
+        if row["status"] == "approved"
+    }
+    reference = approved.get("clv_bgnbd")
+    if reference is None or "rmse" not in reference:
+        qualified = list(approved)
+        if "clv_blend" in qualified and len(qualified) > 1:
+            qualified.remove("clv_blend")
+    else:
+        qualified = ["clv_bgnbd"] + [
+            kind
+            for kind, metrics in approved.items()
+            if kind != "clv_bgnbd" and _qualifies(metrics, reference)
+        ]
     best = None
-    if scores:
+    if qualified:
         best = max(
-            CLV_KINDS, key=lambda k: (scores.get(k, float("-inf")), k == "clv_bgnbd")
+            qualified,
+            key=lambda k: (
+                approved[k].get(SELECTION_METRIC, float("-inf")),
+                k == "clv_bgnbd",
+            ),
         )
     for kind, row in rows.items():
         metrics = json.loads(row["metrics"])
         metrics["selected"] = kind == best
+        metrics["qualified"] = kind in qualified
         metrics["selection_metric"] = SELECTION_METRIC
+        metrics["selection_rule"] = (
+            f"BG/NBD unless another approved model has RMSE <= "
+            f"(1 + {CLV_RMSE_TOLERANCE}) x BG/NBD's, |aggregate error| <= "
+            f"BG/NBD's + {CLV_AGGREGATE_TOLERANCE} and a higher "
+            f"{SELECTION_METRIC}; then the highest {SELECTION_METRIC}"
+        )
         row["metrics"] = canonical_json(metrics)
 
 
@@ -2142,20 +2436,26 @@ def score_clv(
     """CLV of every customer in ``features`` from the serving CLV model.
 
     The serving model is the selected approved model of the latest training
-    run, else the latest approved model of either kind. P(alive) always comes
-    from the latest approved BG/NBD model. Returns customer_id,
+    run, else the latest approved model of either kind. P(alive) and the
+    expected next order date (as_of_date plus BG/NBD's median days to the
+    next purchase; null when that is beyond ``horizon_days`` or the customer
+    more likely never buys again) always come from the latest approved
+    BG/NBD model. Returns customer_id,
     predicted_clv, predicted_clv_p10, predicted_clv_p50, predicted_clv_p90,
-    p_alive, clv_model_kind, clv_model_version, clv_score_note.
+    p_alive, expected_next_order_date, clv_model_kind, clv_method,
+    clv_model_version, clv_score_note.
     """
     import json
 
-    from . import registry
+    from . import ladder, registry
 
     out = pd.DataFrame({"customer_id": features["customer_id"].to_numpy()})
     for column in CLV_COLUMNS:
         out[column] = np.nan
     out["p_alive"] = np.nan
+    out["expected_next_order_date"] = pd.NaT
     out["clv_model_kind"] = None
+    out["clv_method"] = None
     out["clv_model_version"] = None
     out["clv_score_note"] = None
     rows = registry_rows[registry_rows["model_kind"].isin(CLV_KINDS)]
@@ -2180,24 +2480,78 @@ def score_clv(
     bg_serving = registry.latest_approved(registry_rows, "clv_bgnbd")
     if bg_serving is not None:
         bg = BgnbdClv.from_bytes(bytes(bg_serving["artifact"]))
-        if serving["model_kind"] == "clv_bgnbd":
-            bg_pred = bg.predict(rows_summary, horizon_days)
-            out.loc[known, "p_alive"] = bg_pred["p_alive"].to_numpy()
-        else:
-            out.loc[known, "p_alive"] = bg.p_alive(rows_summary)
+        out.loc[known, "p_alive"] = bg.p_alive(rows_summary)
+        days = bg.purchase_model_.median_days_to_next_purchase(
+            rows_summary["frequency"],
+            rows_summary["recency_days"],
+            rows_summary["age_days"],
+        )
+        # Beyond the horizon the model says little (a one-time buyer is
+        # "alive" for ever in the BG/NBD): no date rather than one years out.
+        days = np.where(days <= horizon_days, np.ceil(days), np.nan)
+        out.loc[known, "expected_next_order_date"] = _cutoff_day(
+            as_of_date
+        ) + pd.to_timedelta(days, unit="D")
+    predicted = _served_values(
+        serving, registry_rows, rows_summary, known, features, horizon_days
+    )
+    columns = list(CLV_COLUMNS)
+    out[columns] = predicted[columns].to_numpy()
     if serving["model_kind"] == "clv_bgnbd":
-        columns = list(CLV_COLUMNS)
-        out.loc[known, columns] = bg_pred[columns].to_numpy()
-        out.loc[~known, columns] = 0.0
         out.loc[~known, "clv_score_note"] = "no purchase yet: BG/NBD expects no revenue"
-    else:
-        gbm = QuantileGbmClv.from_bytes(bytes(serving["artifact"]))
-        predicted = gbm.predict(features)
-        columns = list(predicted.columns)
-        out[columns] = predicted.to_numpy()
     out["clv_model_kind"] = serving["model_kind"]
+    out["clv_method"] = ladder.CLV_METHODS[serving["model_kind"]]
     out["clv_model_version"] = serving["model_version"]
     return out
+
+
+def _served_values(
+    row: pd.Series,
+    registry_rows: pd.DataFrame,
+    known_summary: pd.DataFrame,
+    known: np.ndarray,
+    features: pd.DataFrame,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """CLV_COLUMNS of every customer of ``features`` from registry ``row``.
+
+    BG/NBD predicts from the order summary of the ``known`` customers (0 for
+    the others: no purchase yet); the GBM from the features; a blend is the
+    weighted sum of its two component rows of the same run.
+    """
+    kind = row["model_kind"]
+    if kind == "clv_gbm":
+        gbm = QuantileGbmClv.from_bytes(bytes(row["artifact"]))
+        return gbm.predict(features).reset_index(drop=True)
+    if kind == "clv_bgnbd":
+        values = pd.DataFrame(0.0, index=range(len(features)), columns=CLV_COLUMNS)
+        if known.any():
+            bg = BgnbdClv.from_bytes(bytes(row["artifact"]))
+            predicted = bg.predict(known_summary, horizon_days)
+            values.loc[known, list(CLV_COLUMNS)] = predicted[
+                list(CLV_COLUMNS)
+            ].to_numpy()
+        return values
+    blend = _open_envelope(bytes(row["artifact"]), "ClvBlend")
+    total = pd.DataFrame(0.0, index=range(len(features)), columns=CLV_COLUMNS)
+    for component, weight in blend["weights"].items():
+        version = blend["versions"][component]
+        match = registry_rows[
+            (registry_rows["model_kind"] == component)
+            & (registry_rows["model_version"] == version)
+            & (registry_rows["run_id"] == row["run_id"])
+        ]
+        if match.empty:
+            raise ValueError(
+                f"the serving CLV blend {row['model_version']} combines "
+                f"{component} {version} of run {row['run_id']}, which is not "
+                "in the registry (rows removed by hand?); retrain"
+            )
+        values = _served_values(
+            match.iloc[-1], registry_rows, known_summary, known, features, horizon_days
+        )
+        total += float(weight) * values[list(CLV_COLUMNS)].to_numpy()
+    return total
 
 
 def rising_value(

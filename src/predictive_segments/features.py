@@ -9,6 +9,7 @@ never reach the feature tables at all, and are refused here as a second guard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -164,3 +165,20 @@ def varying_columns(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         if len(present) < len(frame) or bool((present != present.iloc[0]).any()):
             kept.append(column)
     return kept
+
+
+def purchase_history(staged_orders: Any) -> pd.DataFrame:
+    """The non-cancelled orders of ``stg_shop__orders``, as BG/NBD reads them.
+
+    ``staged_orders`` is the relation a dbt Python model gets from
+    ``dbt.ref("stg_shop__orders")`` (written in the model file, where dbt
+    sees the dependency). Returns DataFrame[customer_id, order_date,
+    amount] sorted by customer, date and amount (net revenue: refunds are
+    negative), as ``clv.summary_from_orders`` and the ladder read them.
+    """
+    return (
+        staged_orders.filter("not is_cancelled")
+        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
+        .order("customer_id, order_date, amount")
+        .df()
+    )

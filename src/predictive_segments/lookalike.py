@@ -633,6 +633,20 @@ MAX_UNLABELED_ROWS = 100_000
 """Default cap on the unlabeled rows each booster of a run trains on."""
 
 
+def seed_values(customers: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """The value the seed is the top of, and its name.
+
+    The predicted CLV (column ``predicted_clv``) when any customer has one;
+    else, when no CLV model serves, the realized net revenue so far
+    (``monetary_net``), so that a warehouse without CLV still finds the
+    customers who resemble its best ones.
+    """
+    predicted = customers["predicted_clv"].to_numpy(dtype=float)
+    if np.isfinite(predicted).any() or PAST_SEED_VALUE not in customers.columns:
+        return predicted, "predicted_clv"
+    return customers[PAST_SEED_VALUE].to_numpy(dtype=float), PAST_SEED_VALUE
+
+
 def _numeric_features(
     customers: pd.DataFrame, features: list[str]
 ) -> tuple[list[str], list[str]]:
@@ -775,6 +789,97 @@ def lookalike_out_of_fold(
     return out
 
 
+#: The tier whose future value gates the model (``future_value_lift``): the
+#: top 5 % of non-seed customers, the middle audience (lookalike_top_5).
+FUTURE_VALUE_TIER = 5
+#: The realized value that defines the seed at the past cutoff.
+PAST_SEED_VALUE = "monetary_net"
+
+
+def future_value_check(
+    examples: pd.DataFrame,
+    *,
+    features: list[str],
+    seed_share: float,
+    horizon_days: int,
+    seed: int = 0,
+    nthread: int = 1,
+    max_unlabeled_rows: int | None = MAX_UNLABELED_ROWS,
+) -> dict[str, Any]:
+    """What the lookalikes found at a past cutoff went on to spend.
+
+    ``examples`` are the customers at a past cutoff (``ml_clv_examples``:
+    their features then, ``window_revenue`` in the ``horizon_days`` after,
+    ``has_full_history``). The seed then is the top ``seed_share`` by
+    realized net revenue before the cutoff (``monetary_net``, left out of the
+    features, as the predicted CLV is at serving); a lookalike pass ranks the
+    other customers out of fold, and each tier's non-seed members are
+    compared with all non-seed customers on the revenue they brought after
+    the cutoff, which no model saw. That is what a user acts on: do the
+    lookalikes become valuable? Returns metrics: ``future_value_lift`` (mean
+    revenue of the non-seed customers in the top :data:`FUTURE_VALUE_TIER` %
+    tier / mean of all non-seed customers), ``future_value_lift_by_tier``,
+    ``future_value_cutoff``, ``future_value_horizon_days`` and
+    ``future_value_customers``; without a measurable past (no examples, no
+    full window, no seed, no non-seed revenue) ``future_value_lift`` is None
+    and ``future_value_note`` says why.
+    """
+    note = None
+    if examples.empty:
+        note = "no customers at a past cutoff with a full CLV window after it"
+    elif not bool(examples["has_full_history"].all()):
+        note = (
+            f"the orders start after the past cutoff: no full {horizon_days}-day "
+            "window to measure what lookalikes went on to spend"
+        )
+    elif PAST_SEED_VALUE not in examples.columns:
+        note = f"the examples have no {PAST_SEED_VALUE} to define a past seed"
+    result: dict[str, Any] = {
+        "future_value_lift": None,
+        "future_value_tier": FUTURE_VALUE_TIER,
+        "future_value_horizon_days": int(horizon_days),
+        "future_value_customers": len(examples),
+    }
+    if note is None:
+        result["future_value_cutoff"] = str(
+            pd.Timestamp(examples["cutoff_date"].max()).date()
+        )
+        is_seed = seed_from_value(
+            examples[PAST_SEED_VALUE].to_numpy(dtype=float), seed_share
+        )
+        columns = [
+            c for c in features if c in examples.columns and c != PAST_SEED_VALUE
+        ]
+        oof = lookalike_out_of_fold(
+            examples,
+            is_seed,
+            features=columns,
+            seed=seed,
+            nthread=nthread,
+            max_unlabeled_rows=max_unlabeled_rows,
+        )
+        scores = oof["lookalike_score"].to_numpy(dtype=float)
+        revenue = examples["window_revenue"].to_numpy(dtype=float)
+        non_seed_mean = float(revenue[~is_seed].mean()) if (~is_seed).any() else 0.0
+        if np.isnan(scores).all():
+            note = "the past seed is not eligible or no feature varies"
+        elif non_seed_mean <= 0:
+            note = "the non-seed customers brought no net revenue after the cutoff"
+        else:
+            _, tier = _rank_non_seed(scores, is_seed)
+            by_tier = {
+                str(x): float(revenue[(tier > 0) & (tier <= x)].mean() / non_seed_mean)
+                for x in TIERS
+                if ((tier > 0) & (tier <= x)).any()
+            }
+            result["future_value_lift_by_tier"] = by_tier
+            result["future_value_lift"] = by_tier.get(str(FUTURE_VALUE_TIER))
+            result["future_value_seed_size"] = int(is_seed.sum())
+    if note is not None:
+        result["future_value_note"] = note
+    return result
+
+
 def lookalike_run(
     customers: pd.DataFrame,
     is_seed: np.ndarray,
@@ -788,13 +893,18 @@ def lookalike_run(
     nthread: int = 1,
     max_unlabeled_rows: int | None = MAX_UNLABELED_ROWS,
     out_of_fold: pd.DataFrame | None = None,
+    future_value: dict[str, Any] | None = None,
+    min_future_value_lift: float | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """Fit, evaluate and gate the lookalike model.
 
     Returns the registry row and the out-of-fold scores (``ranked_scores``;
     None when the seed is not eligible). The row's metrics hold
     recall_by_tier (share of held-out seed members inside each tier) and
-    top_tier_lift. With ``out_of_fold`` (``lookalike_out_of_fold`` of the
+    top_tier_lift, and the metrics of ``future_value`` (see
+    :func:`future_value_check`). Gates: top_tier_lift >=
+    ``min_top_tier_lift``, and future_value_lift >= ``min_future_value_lift``
+    whenever it was measured. With ``out_of_fold`` (``lookalike_out_of_fold`` of the
     same customers, seed and features) the fold models are not fitted again:
     only the final model is.
     """
@@ -805,6 +915,7 @@ def lookalike_run(
     parameters = {
         "seed": seed,
         "min_top_tier_lift": min_top_tier_lift,
+        "min_future_value_lift": min_future_value_lift,
         "non_numeric_features_left_out": non_numeric,
         "max_unlabeled_rows": max_unlabeled_rows,
     }
@@ -883,8 +994,15 @@ def lookalike_run(
         "top_tier_lift": model.top_tier_lift_,
         "seed_warning": warning,
         "dropped_features": model.dropped_features_,
+        **(future_value or {}),
     }
-    gate = registry.evaluate_gates(metrics, {"top_tier_lift": min_top_tier_lift})
+    gates = {"top_tier_lift": min_top_tier_lift}
+    if (
+        min_future_value_lift is not None
+        and metrics.get("future_value_lift") is not None
+    ):
+        gates["future_value_lift"] = min_future_value_lift
+    gate = registry.evaluate_gates(metrics, gates)
     artifact = model.to_bytes()
     return (
         registry.registry_row(

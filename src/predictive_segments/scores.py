@@ -29,6 +29,7 @@ SCORE_SCHEMAS: dict[str, dict[str, str]] = {
         "churn_probability": "double",
         "churn_reasons": "string",
         "churn_model_version": "string",
+        "churn_method": "string",
         "churn_score_note": "string",
     },
     "score_purchase_propensity": {
@@ -36,6 +37,7 @@ SCORE_SCHEMAS: dict[str, dict[str, str]] = {
         "as_of_date": "date32",
         "purchase_probability": "double",
         "purchase_model_version": "string",
+        "purchase_method": "string",
         "purchase_score_note": "string",
     },
     "score_clv": {
@@ -46,7 +48,9 @@ SCORE_SCHEMAS: dict[str, dict[str, str]] = {
         "predicted_clv_p50": "double",
         "predicted_clv_p90": "double",
         "p_alive": "double",
+        "expected_next_order_date": "date32",
         "clv_model_kind": "string",
+        "clv_method": "string",
         "clv_model_version": "string",
         "clv_score_note": "string",
         "is_rising_value": "bool",

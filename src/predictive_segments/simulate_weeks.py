@@ -2,8 +2,9 @@
 
 `make simulate-weeks` runs this on the demo data: it builds the warehouse
 (SEGMENTS_DB, from SEGMENTS_RAW_DIR) at `--weeks` as_of_dates `--step-days`
-apart, oldest first, ending at the default as_of_date (the last staged order
-date) or `--end-date`. Each build trains and scores as of its date, so the
+apart, oldest first, ending at the default as_of_date (the day after the last
+staged order date, so that the last day's orders are in the features) or
+`--end-date`. Each build trains and scores as of its date, so the
 segment snapshot (snap_customer_segments) records how customers move, and
 rpt_segment_migration and the segment_stability test see real history (dbt's
 run_results.json of each build is kept as run_results.<as_of_date>.json). Point
@@ -106,8 +107,8 @@ class Warehouse:
         with duckdb.connect(str(self.db_path)) as connection:
             connection.execute(sql)
 
-    def last_order_date(self) -> dt.date:
-        """The default as_of_date: the last staged order date."""
+    def default_as_of_date(self) -> dt.date:
+        """The default as_of_date: the day after the last staged order date."""
         self.dbt(
             [
                 "build",
@@ -123,7 +124,7 @@ class Warehouse:
                 "No valid orders were staged, so there is no default end date: check "
                 "int_raw_rows_quarantined or pass --end-date YYYY-MM-DD"
             )
-        return last
+        return last + dt.timedelta(days=1)
 
     def drop_history(self) -> None:
         """Drop the recorded history: every snapshot and model tagged history."""
@@ -194,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--end-date",
         type=dt.date.fromisoformat,
-        help="as_of_date of the last build (default: the last staged order date)",
+        help="as_of_date of the last build (default: the day after the last "
+        "staged order date, as a build without as_of_date)",
     )
     parser.add_argument("--vars", default="", help="extra dbt vars for every build")
     parser.add_argument(
@@ -223,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.replace_history:
         warehouse.drop_history()
-    end_date = args.end_date or warehouse.last_order_date()
+    end_date = args.end_date or warehouse.default_as_of_date()
     dates = weekly_dates(end_date, args.weeks, args.step_days)
     print("as_of_dates: " + ", ".join(date.isoformat() for date in dates), flush=True)
 

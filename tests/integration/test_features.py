@@ -26,11 +26,33 @@ def test_sensitive_attributes_are_not_features(warehouse):
         assert SENSITIVE.isdisjoint(_columns(warehouse, table)), table
 
 
-def test_default_as_of_date_is_the_last_order_date(warehouse, ci_manifest):
+def test_default_as_of_date_is_the_day_after_the_last_order_day(warehouse, ci_manifest):
+    # The CI warehouse is built as of the default as_of_date (make ci-build),
+    # which is the demo data's as-of date: its data ends the day before.
+    (last_day,) = warehouse.execute(
+        "select max(ordered_date) from stg_shop__orders"
+    ).fetchone()
     cutoffs = warehouse.execute(
         "select distinct cutoff_date from feat_customers"
     ).fetchall()
-    assert cutoffs == [(dt.date.fromisoformat(ci_manifest["as_of_date"]),)]
+    as_of = last_day + dt.timedelta(days=1)
+    assert cutoffs == [(as_of,)]
+    assert ci_manifest["as_of_date"] == as_of.isoformat()
+    # So the last day's purchases are in the features and in dim_customers.
+    buyers, last_seen, recent = warehouse.execute(
+        f"""
+        select
+            (select count(distinct customer_id) from stg_shop__orders
+                where ordered_date = date '{last_day}'
+                    and not is_cancelled and revenue_amount > 0),
+            (select count(*) from dim_customers
+                where cast(last_ordered_at as date) = date '{last_day}'),
+            (select count(*) from feat_customers where recency_days = 1)
+        """
+    ).fetchone()
+    assert buyers > 0
+    assert last_seen == buyers
+    assert recent == buyers
 
 
 def test_one_row_per_known_non_test_customer(warehouse):

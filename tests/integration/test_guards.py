@@ -113,6 +113,30 @@ def _last_order_date(ci_raw_dir: Path) -> dt.date:
         ).fetchall()[0][0]
 
 
+def _ending_now(select: str) -> str:
+    """The orders of `select`, all moved by one interval so that the last
+    purchase was a minute ago: the last order day is today."""
+    minute_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    now = f"timestamp '{minute_ago:%Y-%m-%d %H:%M:%S}'"
+    return f"""
+        with orders as (
+            select *, try_cast(ordered_at as timestamp) as ts from ({select})
+        ),
+
+        last_purchase as (
+            select max(ts) as last_ts from orders
+            where ts <= {now} and try_cast(amount as double) > 0
+        )
+
+        select * exclude (ts, last_ts) replace (
+            coalesce(
+                strftime(ts + ({now} - last_ts), '%Y-%m-%d %H:%M:%S'), ordered_at
+            ) as ordered_at
+        )
+        from orders cross join last_purchase
+    """
+
+
 def _stopping_cases(ci_raw_dir: Path) -> dict[str, Case]:
     first = _first_order_date(ci_raw_dir)
     last = _last_order_date(ci_raw_dir)
@@ -150,6 +174,8 @@ def _stopping_cases(ci_raw_dir: Path) -> dict[str, Case]:
         ),
         "as_of_date_not_a_date": Case(lambda s: s, {"as_of_date": "2026-02-30"}),
         "as_of_date_with_a_quote": Case(lambda s: s, {"as_of_date": "2026-09-3'0"}),
+        # Goes on: the default as_of_date, tomorrow, is not in the future.
+        "last_order_today": Case(_ending_now, {}),
     }
 
 
@@ -284,6 +310,36 @@ def test_as_of_date_after_the_data_stops(stopping_builds, ci_raw_dir):
     assert "29 days after the data ends" in output
     assert f"last order {last.isoformat()}" in output
     assert "as_of_date_max_days_after_data" in output
+    default = last + dt.timedelta(days=1)
+    assert f"(default: the day after the last order, {default.isoformat()})" in output
+
+
+def test_default_as_of_date_after_an_order_today_is_not_the_future(
+    stopping_builds,
+):
+    # The last order is a minute old: the default as_of_date is tomorrow, the
+    # day after the build, which the guards accept, and today's orders count.
+    _, db_path, result = stopping_builds["last_order_today"]
+    output = _output(result)
+    assert result.returncode == 0, output[-3000:]
+    assert TRACEBACK not in output
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        last_day, cutoffs, buyers, last_seen = connection.execute(
+            """
+            with last_day as (select max(ordered_date) as d from stg_shop__orders)
+            select
+                (select d from last_day),
+                (select list(distinct cutoff_date) from feat_customers),
+                (select count(distinct customer_id) from stg_shop__orders
+                    where ordered_date = (select d from last_day)
+                        and not is_cancelled and revenue_amount > 0),
+                (select count(*) from dim_customers
+                    where cast(last_ordered_at as date) = (select d from last_day))
+            """
+        ).fetchone()
+    assert last_day >= BUILD_DAY
+    assert cutoffs == [last_day + dt.timedelta(days=1)]
+    assert last_seen == buyers > 0
 
 
 def test_as_of_date_before_the_first_order_stops(stopping_builds, ci_raw_dir):

@@ -4,15 +4,16 @@ One scenario on the CI data, with events and email_events delivered as
 directories of daily files (docs/raw_contract.md), in the order a module
 fixture runs it:
 
-1. day 1: the files received before the last day; warehouse A is built at
-   as_of_date = last day - 1, training the models;
+1. day 1: the files received before the last day of the data; warehouse A
+   is built at as_of_date = that last day, training the models;
 2. B is a copy of A. Day 2 arrives: one new file per event table, holding the
    last day's rows plus planted rows that test the incremental logic (exact
    copies of old events, later versions of old event ids, a copy of an old
    e-mail event), and the customers file now marks one customer with many
    old events as a test account;
-3. A is refreshed: `dbt build` (with every data test) at the last day, var
-   retrain false, so the base tables read only the new files;
+3. A is refreshed: `dbt build` (with every data test) at the day after the
+   last day (the default as_of_date, so the features read the last day's
+   rows), var retrain false, so the base tables read only the new files;
 4. B is rebuilt from scratch on the same files: `dbt build --full-refresh`,
    same vars.
 
@@ -59,6 +60,7 @@ class Scenario:
     test_account_customer: str
     conflict_ids: list[str]
     copy_ids: list[str]
+    last_day_rows: int
     outputs: dict[str, str] = field(default_factory=dict)
     refreshed: dict[str, dict] = field(default_factory=dict)
     rebuilt: dict[str, dict] = field(default_factory=dict)
@@ -155,10 +157,15 @@ def deliver_day_two(ci_raw_dir: Path, raw_dir: Path, day: dt.date) -> dict:
                 from read_parquet('{ci_raw_dir / "customers.parquet"}')
             ) to '{customers}'"""
         )
+        (last_day_rows,) = db.execute(
+            f"select count(*) from {events} "
+            f"where coalesce(received_at, occurred_at) >= date '{day}'"
+        ).fetchone()
     return {
         "test_account_customer": customer,
         "copy_ids": copy_ids,
         "conflict_ids": conflict_ids,
+        "last_day_rows": last_day_rows,
     }
 
 
@@ -176,11 +183,13 @@ def loads(db_path: Path) -> dict[str, int]:
 def _scenario(ci_raw_dir: Path, ci_db_path: Path, run_dbt, tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
     raw_dir = root / "raw"
-    # The CI warehouse's as_of_date (the last order date) is day 2.
+    # The CI warehouse's as_of_date is the default one, the day after the
+    # last order day: that last day is day 2.
     with duckdb.connect(str(ci_db_path), read_only=True) as warehouse:
-        (day,) = warehouse.execute(
+        (as_of,) = warehouse.execute(
             "select max(as_of_date) from fct_customer_scores"
         ).fetchone()
+    day = as_of - dt.timedelta(1)
     split_raw_data(ci_raw_dir, raw_dir, day)
     a, b = root / "a" / "warehouse.duckdb", root / "b" / "warehouse.duckdb"
 
@@ -200,16 +209,16 @@ def _scenario(ci_raw_dir: Path, ci_db_path: Path, run_dbt, tmp_path_factory):
         "day 1",
         "--exclude",
         "resource_type:test",
-        as_of=day - dt.timedelta(1),
+        as_of=day,
         retrain=True,
     )
     copy_warehouse(a, b)
     planted = deliver_day_two(ci_raw_dir, raw_dir, day)
-    seen = Scenario(raw_dir=raw_dir, as_of_date=day, **planted)
+    seen = Scenario(raw_dir=raw_dir, as_of_date=as_of, **planted)
     seen.loads_before_refresh = loads(a)
 
     # 2. The refresh of A, with every data test; 3. B from scratch.
-    seen.outputs["refresh"] = build(a, "refresh", as_of=day, retrain=False)
+    seen.outputs["refresh"] = build(a, "refresh", as_of=as_of, retrain=False)
     after = loads(a)
     seen.rows_loaded_by_refresh = {
         k: v for k, v in after.items() if k not in seen.loads_before_refresh
@@ -220,7 +229,7 @@ def _scenario(ci_raw_dir: Path, ci_db_path: Path, run_dbt, tmp_path_factory):
         "--full-refresh",
         "--exclude",
         "resource_type:test",
-        as_of=day,
+        as_of=as_of,
         retrain=False,
     )
     manifest = json.loads((b.parent / "target" / "manifest.json").read_text())
@@ -257,13 +266,13 @@ def _scenario(ci_raw_dir: Path, ci_db_path: Path, run_dbt, tmp_path_factory):
     Path(f"{part}.new").replace(part)
     # The event tables and what sessionizes them: the rest was compared above.
     selection = ["--select", *RELOAD_SELECTION, "--exclude", "resource_type:test"]
-    seen.outputs["reload"] = build(a, "reload", *selection, as_of=day, retrain=False)
+    seen.outputs["reload"] = build(a, "reload", *selection, as_of=as_of, retrain=False)
     build(
         b,
         "rebuild after rewrite",
         "--full-refresh",
         *selection,
-        as_of=day,
+        as_of=as_of,
         retrain=False,
     )
     reload_models = {name: models[name] for name in RELOAD_SELECTION}
@@ -291,7 +300,10 @@ def test_refresh_reads_only_the_new_files(scenario: Scenario):
     # rows of keys seen again or rechecked were classified again.
     assert len(scenario.rows_loaded_by_refresh) == 1
     reloaded = sum(scenario.rows_loaded_by_refresh.values())
-    assert 0 < reloaded < 0.1 * scenario.rows["base_shop__events"]
+    # Day 2 holds the last day of the data, which the refresh's as_of_date
+    # (the day after it) reads.
+    assert scenario.last_day_rows > 0
+    assert scenario.last_day_rows < reloaded < 0.1 * scenario.rows["base_shop__events"]
 
 
 def test_refresh_equals_a_full_rebuild(scenario: Scenario):

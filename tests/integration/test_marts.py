@@ -50,7 +50,10 @@ VERSION_SOURCES = {
         "train_purchase_propensity",
         "model_kind = 'purchase_propensity'",
     ),
-    "clv_model_version": ("train_clv", "model_kind in ('clv_bgnbd', 'clv_gbm')"),
+    "clv_model_version": (
+        "train_clv",
+        "model_kind in ('clv_bgnbd', 'clv_gbm', 'clv_blend')",
+    ),
     "lookalike_model_version": ("train_lookalike", "model_kind = 'lookalike'"),
     "uplift_model_version": ("train_uplift", "model_kind like 'uplift:%'"),
 }

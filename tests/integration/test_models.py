@@ -45,12 +45,12 @@ def _three_builds(run_dbt, ci_raw_dir, work) -> list:
     return snapshots
 
 
-def _week_apart_builds(run_dbt, ci_raw_dir, last_day, work) -> list:
-    """Segment a week before the last order date, then retrain at that date."""
+def _week_apart_builds(run_dbt, ci_raw_dir, ci_as_of, work) -> list:
+    """Segment a week before the CI as_of_date, then retrain at that date."""
     db_path = work / "segments.duckdb"
     select = ["--select", "+score_segments", "--indirect-selection", "cautious"]
     snapshots = []
-    for as_of in (last_day - dt.timedelta(days=7), last_day):
+    for as_of in (ci_as_of - dt.timedelta(days=7), ci_as_of):
         result = run_dbt(
             ["build", *select, "--vars", f"{{as_of_date: '{as_of}'}}"],
             ci_raw_dir,
@@ -69,8 +69,8 @@ def _builds(run_dbt, run_concurrently, ci_raw_dir, ci_db_path, tmp_path_factory)
     {"three": _three_builds, "week_apart": _week_apart_builds}; the exception
     of a series, if it raised, in its place."""
     with duckdb.connect(str(ci_db_path), read_only=True) as warehouse:
-        last_day = warehouse.execute("select max(cutoff_date) from feat_customers")
-        last_day = last_day.fetchall()[0][0]
+        ci_as_of = warehouse.execute("select max(cutoff_date) from feat_customers")
+        ci_as_of = ci_as_of.fetchall()[0][0]
     models_work = tmp_path_factory.mktemp("models")
     segments_work = tmp_path_factory.mktemp("segments_week")
 
@@ -83,7 +83,7 @@ def _builds(run_dbt, run_concurrently, ci_raw_dir, ci_db_path, tmp_path_factory)
     three, week_apart = run_concurrently(
         lambda: attempt(lambda: _three_builds(run_dbt, ci_raw_dir, models_work)),
         lambda: attempt(
-            lambda: _week_apart_builds(run_dbt, ci_raw_dir, last_day, segments_work)
+            lambda: _week_apart_builds(run_dbt, ci_raw_dir, ci_as_of, segments_work)
         ),
     )
     return {"three": three, "week_apart": week_apart}
@@ -158,7 +158,7 @@ MIN_SEGMENT_ID_KEPT = 0.90
 
 @pytest.fixture(scope="module")
 def week_apart_builds(builds):
-    """Segment a week before the last order date, then retrain at that date."""
+    """Segment a week before the CI as_of_date, then retrain at that date."""
     return _series(builds, "week_apart")
 
 

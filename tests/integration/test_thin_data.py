@@ -2,7 +2,7 @@
 
 Two orders-only raw directories cut from the CI orders (clean rows only, so
 the quarantine guard lets them through; as_of_date is left to its default,
-the last day of the data):
+the day after the last day of the data):
 
 - 50 customers: every model family is insufficient_data. The build exits 0,
   the marts carry each family's status and the registry's reason, and the

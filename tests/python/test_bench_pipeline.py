@@ -282,6 +282,7 @@ def test_markdown_says_when_a_build_failed_and_its_phases_were_skipped():
 
 # --- daily refresh ---------------------------------------------------------
 
+# The last day of the tiny data set; the generator's as-of date is the next.
 DAY = dt.date(2026, 9, 30)
 
 
@@ -290,7 +291,9 @@ def _write_raw(raw_dir):
     raw_dir.mkdir()
     (raw_dir / "truth").mkdir()
     (raw_dir / "truth" / "manifest.json").write_text(
-        json.dumps({"as_of_date": DAY.isoformat(), "customers": 3})
+        json.dumps(
+            {"as_of_date": (DAY + dt.timedelta(days=1)).isoformat(), "customers": 3}
+        )
     )
     with duckdb.connect() as db:
         db.execute(

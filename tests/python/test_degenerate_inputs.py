@@ -202,12 +202,8 @@ def _orders(customer_ids, dates, amounts) -> pd.DataFrame:
 def _clv_orders(frame: pd.DataFrame | None) -> pd.DataFrame:
     """The orders as train_clv and score_clv read them."""
     con = duckdb.connect()
-    return (
+    return feature_sets.purchase_history(
         _table(con, "stg_shop__orders", ORDER_TYPES, frame)
-        .filter("not is_cancelled")
-        .project("customer_id, ordered_date as order_date, revenue_amount as amount")
-        .order("customer_id, order_date, amount")
-        .df()
     )
 
 
@@ -355,7 +351,7 @@ def approved_clv_rows() -> list[dict]:
         min_top_decile_capture=0.0,
         seed=3,
     )
-    assert [row["status"] for row in rows] == [registry.APPROVED] * 2
+    assert [row["status"] for row in rows] == [registry.APPROVED] * 3
     return rows
 
 
@@ -409,7 +405,7 @@ def test_clv_on_degenerate_data(name, approved_clv_rows):
     features = _feat_customers(raw_features)
     as_of_date = _as_of_from_aggregate(raw_features)
     rows = _train_clv(orders, _clv_examples(raw_orders, raw_features), as_of_date)
-    assert [row["model_kind"] for row in rows] == ["clv_bgnbd", "clv_gbm"]
+    assert [row["model_kind"] for row in rows] == list(clv.CLV_KINDS)
     _assert_insufficient(rows)
     for word in CLV_REASONS[name]:
         assert word in rows[0]["reason"], rows[0]["reason"]
@@ -534,18 +530,26 @@ def approved_churn_row() -> dict:
         logit = (frame["recency_days"] - 150) / 40
         features_at[window] = frame
         labels[window] = rng.random(800) < 1 / (1 + np.exp(-logit))
-    row = _train_churn(_label_examples("ml_churn_examples", features_at, labels))
+    row = _train_churn(
+        _label_examples("ml_churn_examples", features_at, labels), _clv_orders(None)
+    )
     assert row["status"] == registry.APPROVED, row["reason"]
     return row
 
 
 def _train_churn(
-    examples: pd.DataFrame, kind: str = "churn", label: str = "is_churned"
+    examples: pd.DataFrame,
+    orders: pd.DataFrame,
+    kind: str = "churn",
+    label: str = "is_churned",
 ) -> dict:
-    return churn.train_probability_run(
+    """A training run as train_churn makes it: supervised, then the ladder."""
+    return churn.train_family_run(
         examples,
+        orders,
         kind=kind,
         label_column=label,
+        window_days=90,
         as_of_date=feature_sets.as_of_date(examples["as_of_date"]),
         run_id=RUN,
         trained_at=TRAINED_AT,
@@ -585,20 +589,31 @@ def _churn_cases(name: str) -> pd.DataFrame:
 
 
 CHURN_REASONS = {
-    "nothing": ("no training examples",),
-    "one_customer": ("single class",),
-    "single_class": ("single class", "all 500 are 0"),
-    "one_day": ("none of the", "features varies"),
+    "nothing": ("no training examples", "BG/NBD: no as_of_date"),
+    "one_customer": ("single class", "BG/NBD: "),
+    "single_class": ("single class", "all 500 are 0", "BG/NBD: "),
+    "one_day": ("none of the", "features varies", "BG/NBD: "),
+}
+#: The order history beside each churn case (a _scenario of the CLV tests):
+#: the BG/NBD rung of the ladder reads it and must refuse it too.
+CHURN_ORDERS = {
+    "nothing": "nothing",
+    "one_customer": "one_customer",
+    "single_class": "negative_amounts",
+    "one_day": "one_day",
 }
 
 
 @pytest.mark.parametrize("name", list(CHURN_REASONS))
 def test_churn_and_propensity_on_degenerate_data(name, approved_churn_row):
     examples = _churn_cases(name)
-    row = _train_churn(examples)
+    orders = _clv_orders(_scenario(CHURN_ORDERS[name])[0])
+    row = _train_churn(examples, orders)
     _assert_insufficient([row], *CHURN_REASONS[name])
     purchase = examples.rename(columns={"is_churned": "has_purchased"})
-    purchase_row = _train_churn(purchase, "purchase_propensity", "has_purchased")
+    purchase_row = _train_churn(
+        purchase, orders, "purchase_propensity", "has_purchased"
+    )
     _assert_insufficient([purchase_row], *CHURN_REASONS[name])
 
     for features in (
@@ -617,6 +632,7 @@ def test_churn_and_propensity_on_degenerate_data(name, approved_churn_row):
                 eligible=(features["order_count"] > 0).to_numpy(),
                 ineligible_reason="no purchase before as_of_date: churn is undefined",
                 with_reasons=True,
+                orders=orders,
             )
             scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
             scores = scores.rename(
@@ -624,6 +640,7 @@ def test_churn_and_propensity_on_degenerate_data(name, approved_churn_row):
                     "probability": "churn_probability",
                     "reasons": "churn_reasons",
                     "model_version": "churn_model_version",
+                    "method": "churn_method",
                     "score_note": "churn_score_note",
                 }
             )
@@ -979,6 +996,7 @@ def _config() -> dict[str, str]:
         seed=str(project_vars["model_seed"]),
         nthread="1",
         min_auc="0.65",
+        window_days=str(project_vars["churn_window_days"]),
         shuffle_training_labels="false",
         retrain="true",
     )

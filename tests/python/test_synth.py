@@ -162,7 +162,25 @@ def test_orders_only_without_bad_rows_is_clean(tmp_path):
     assert not o.duplicated().any() and o["order_id"].is_unique
     assert pd.to_numeric(o["amount"], errors="coerce").notna().all()
     ts = pd.to_datetime(o["ordered_at"], format="ISO8601", utc=True, errors="coerce")
-    assert ts.notna().all() and ts.dt.date.max() == AS_OF
+    assert ts.notna().all() and ts.dt.date.max() == AS_OF - timedelta(days=1)
+
+
+def test_data_that_ends_on_the_as_of_date_is_written_again(tmp_path, capsys):
+    out = tmp_path / "raw"
+    args = ["--customers", "500", "--seed", "3", "--out", str(out)]
+    assert main([*args, "--skip-if-present"]) == 0
+    assert main([*args, "--skip-if-present"]) == 0
+    assert "already there" in capsys.readouterr().out
+    # A data set of an older version: it ends on its as-of date, and its
+    # manifest does not say when the orders end.
+    path = out / "truth" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["last_order_date"] < manifest["as_of_date"]
+    del manifest["last_order_date"]
+    path.write_text(json.dumps(manifest))
+    assert main([*args, "--skip-if-present"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert "last_order_date" in json.loads(path.read_text())
 
 
 def test_rewrite_replaces_stale_files_atomically(tmp_path):
@@ -274,6 +292,9 @@ def test_flags_match_an_independent_recount(tables, manifest):
     customers = tables["customers"].drop_duplicates("customer_id")
     tests = int(customers["email_domain"].isin(TEST_DOMAINS).sum())
     assert manifest["flags"]["customers"]["test_account"] == tests > 0
+    # late rows are all staged (none of a test account), as flagged
+    test_ids = customers.loc[customers["email_domain"].isin(TEST_DOMAINS)]
+    assert not ev.loc[late, "customer_id"].isin(test_ids["customer_id"]).any()
     o = tables["orders"]
     mixed = o["ordered_at"].str.match(OFFSET_TS).sum()
     assert manifest["flags"]["orders"]["mixed_timezone"] == mixed > 0
@@ -301,10 +322,50 @@ def test_mixed_timezone_rows_parse_to_the_stated_utc_instant(raw, tables):
     ).all()
 
 
-def test_last_order_date_is_the_as_of_date(valid_orders, manifest):
+def test_as_of_date_is_the_day_after_the_last_order_day(valid_orders, manifest):
+    # The project's default as_of_date is the day after the last staged order.
+    last = AS_OF - timedelta(days=1)
     assert manifest["as_of_date"] == AS_OF.isoformat()
-    assert valid_orders["ts"].dt.date.max() == AS_OF
+    assert manifest["last_order_date"] == last.isoformat()
+    assert valid_orders["ts"].dt.date.max() == last
     assert valid_orders["ts"].dt.date.min() >= AS_OF - timedelta(days=730)
+
+
+def test_every_table_ends_before_the_as_of_date(tables):
+    end = pd.Timestamp(AS_OF)
+    columns = {
+        "customers": ["signed_up_at"],
+        "events": ["occurred_at", "received_at"],
+        "email_events": ["occurred_at"],
+        "support_tickets": ["opened_at", "closed_at"],
+    }
+    for table, names in columns.items():
+        for name in names:
+            ts = tables[table][name]
+            # injected out-of-range rows (year 2090 and later) aside
+            ts = ts[ts.dt.year < 2090]
+            # up to the last day before T, not beyond
+            assert end - pd.Timedelta(days=7) <= ts.max() < end, (table, name)
+    assert tables["campaign_assignments"]["assigned_at"].max() < end
+    tickets = tables["support_tickets"]
+    closed = tickets.dropna(subset=["closed_at"])
+    assert (closed["closed_at"] > closed["opened_at"]).all()
+    # open tickets are the recent ones, and only they lack a closing time
+    assert 0.5 < len(closed) / len(tickets) < 1
+    assert tickets.loc[tickets["closed_at"].isna(), "csat_score"].isna().all()
+
+
+def test_truth_counts_exactly_the_orders_written_before_the_as_of_date(
+    valid_orders, truth
+):
+    counted = valid_orders[
+        (valid_orders["status"] == "completed") & (valid_orders["num"] > 0)
+    ]
+    written = counted.groupby("customer_id").size()
+    t = truth[~truth["is_test_account"]].set_index("customer_id")
+    expected = t["n_orders_before_as_of"]
+    assert expected.sum() > 0
+    assert (written.reindex(expected.index, fill_value=0) == expected).all()
 
 
 def test_order_shapes(tables, valid_orders):

@@ -201,6 +201,11 @@ def test_manifest_matches_the_files(out, raw, orders, manifest):
     assert manifest["null_id_spellings"] == sorted(set(raw["customer_id"][is_null]))
     assert manifest["first_order_date"] == raw["ordered_at"].min()
     assert manifest["last_order_date"] == raw["ordered_at"].max()
+    # The default as_of_date of a build, the day after the last order day, is
+    # where the truth's next 365 days start: the last day's orders are history.
+    day_after = pd.Timestamp(raw["ordered_at"].max()) + pd.Timedelta(days=1)
+    assert manifest["as_of_date"] == day_after.date().isoformat() == "1998-07-01"
+    assert manifest["end_date"] == "1998-06-30"
     assert manifest["cohort_end_date"] == "1997-03-25"
     known = orders.dropna(subset=["customer_id"])
     last_first = known.groupby("customer_id")["day"].min().max()

@@ -43,7 +43,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--as-of",
         type=date.fromisoformat,
         default=date(2026, 9, 30),
-        help="as-of date T, YYYY-MM-DD (default 2026-09-30)",
+        help="as-of date T, YYYY-MM-DD (default 2026-09-30): the data ends the "
+        "day before, so T is the default as_of_date of a build",
     )
     p.add_argument("--history-days", type=int, default=730, help="default 730")
     p.add_argument(
@@ -115,6 +116,11 @@ def _already_generated(out: str, config: SynthConfig, fmt: str) -> bool:
         "format": fmt,
     }
     if any(manifest.get(key) != value for key, value in wanted.items()):
+        return False
+    # Older versions wrote data that ends on as_of_date itself (their
+    # manifest has no last_order_date): write it again, ending the day before.
+    last = manifest.get("last_order_date", wanted["as_of_date"])
+    if last is not None and last >= wanted["as_of_date"]:
         return False
     tables = manifest["raw_rows"]
     return all((Path(out) / f"{table}.{fmt}").is_file() for table in tables)

@@ -1,4 +1,4 @@
-"""Simulate web/app events, e-mail events and support tickets up to day T."""
+"""Simulate web/app events, e-mail events and support tickets before day T."""
 
 from __future__ import annotations
 
@@ -56,13 +56,13 @@ def _choice(rng: np.random.Generator, p: dict[str, float], n: int) -> np.ndarray
 def simulate_events(
     cu: Customers, orders: Orders, written: np.ndarray, seed: int, history_days: int
 ) -> Events:
-    """Simulate sessions and their events with ``occurred`` in [T - history, T+1d).
+    """Simulate sessions and their events with ``occurred`` in [T - history, T).
 
     Sessions come from a browsing process that follows the customer's
     engagement (declining for decliners, low after dropout), from checkouts of
     web/app orders, from research visits (pricing/docs) days before orders and
-    from anonymous visitors. Only rows received before the end of day T are
-    returned.
+    from anonymous visitors. Only rows received before T (the raw data ends
+    with day T - 1) are returned.
     """
     rng = stream(seed, "events")
     h0 = -float(history_days)
@@ -72,11 +72,11 @@ def simulate_events(
     r = cu.rates
     alive_rates = Rates(np.log(0.5 * cu.sess_rate), 0.5 * r.g, r.c, r.k)
     lo = np.maximum(cu.signup, h0)
-    c_a, t_a = sample_nhpp(alive_rates, lo, np.minimum(cu.dropout, 1.0), rng)
+    c_a, t_a = sample_nhpp(alive_rates, lo, np.minimum(cu.dropout, 0.0), rng)
     dead_rates = Rates(
         np.log(cu.sess_rate * 0.03), np.zeros(n), np.full(n, np.inf), np.zeros(n)
     )
-    c_d, t_d = sample_nhpp(dead_rates, np.maximum(cu.dropout, lo), np.ones(n), rng)
+    c_d, t_d = sample_nhpp(dead_rates, np.maximum(cu.dropout, lo), np.zeros(n), rng)
     c_b = np.concatenate([c_a, c_d])
     t_b = with_time_of_day(
         np.concatenate([t_a, t_d]),
@@ -96,7 +96,7 @@ def simulate_events(
     c_r, t_r = c_r[ok], t_r[ok]
 
     n_anon = round(0.3 * n)
-    t_n = rng.uniform(h0, 1.0, n_anon)
+    t_n = rng.uniform(h0, 0.0, n_anon)
     t_n = with_time_of_day(t_n, time_of_day(rng, np.ones(n_anon)))
 
     s_cust = np.concatenate([c_b, c_o, c_r, np.full(n_anon, -1)])
@@ -215,13 +215,16 @@ def simulate_events(
     s_sec = np.where(s_kind == KIND_ORDER, s_sec - duration - lead, s_sec)
     occurred = s_sec[e_s] + off
 
-    late_s = (rng.random(n_s) < P.P_LATE_ARRIVAL_SESSION) & known
+    # Only normal customers' sessions arrive late, so that every late row is
+    # staged (test accounts' rows are quarantined) and the manifest's count
+    # of them is what staging flags.
+    late_s = (rng.random(n_s) < P.P_LATE_ARRIVAL_SESSION) & known & ~cu.is_test[cs]
     late_delay = rng.integers(3 * SECONDS_PER_DAY, 20 * SECONDS_PER_DAY, n_s)
     delay = np.round(rng.exponential(20.0, n_e)).astype(np.int64) + 1
     delay = np.where(late_s[e_s], late_delay[e_s] + delay, delay)
     received = occurred + delay
 
-    keep = (occurred >= h0 * SECONDS_PER_DAY) & (received < SECONDS_PER_DAY)
+    keep = (occurred >= h0 * SECONDS_PER_DAY) & (received < 0)
     return Events(
         session=e_s[keep],
         cust=e_cust[keep],
@@ -258,14 +261,14 @@ def simulate_email(cu: Customers, seed: int, history_days: int) -> EmailEvents:
     rng = stream(seed, "email")
     h0 = -float(history_days)
     lo = np.maximum(cu.signup, h0)
-    counts = rng.poisson(cu.email_rate * np.maximum(1.0 - lo, 0.0))
+    counts = rng.poisson(cu.email_rate * np.maximum(-lo, 0.0))
     cust = np.repeat(np.arange(cu.n), counts)
-    week = np.floor((lo[cust] + rng.random(cust.shape[0]) * (1.0 - lo[cust]) - h0) / 7)
+    week = np.floor((lo[cust] - rng.random(cust.shape[0]) * lo[cust] - h0) / 7)
     key = np.unique(cust.astype(np.int64) * 100_000 + week.astype(np.int64))
     cust, week = key // 100_000, key % 100_000
     send_day = h0 + 7 * week  # Mondays-ish; send at ~09:00 UTC
     t_del = send_day + 0.375 + rng.uniform(0.0, 0.08, cust.shape[0])
-    ok = (t_del >= cu.signup[cust]) & (t_del < 1.0)
+    ok = (t_del >= cu.signup[cust]) & (t_del < 0.0)
     cust, send_day, t_del = cust[ok], send_day[ok], t_del[ok]
     n = cust.shape[0]
 
@@ -299,7 +302,7 @@ def simulate_email(cu: Customers, seed: int, history_days: int) -> EmailEvents:
     e_sec = np.concatenate(
         [np.round(t[m] * SECONDS_PER_DAY).astype(np.int64) for m, t, _ in parts]
     )
-    keep = e_sec < SECONDS_PER_DAY
+    keep = e_sec < 0
     order = np.argsort(e_sec[keep], kind="stable")
     return EmailEvents(
         cust=e_cust[keep][order],
@@ -316,7 +319,8 @@ class Tickets:
     cust: np.ndarray
     topic: np.ndarray
     opened: np.ndarray
-    closed: np.ndarray  # -1 = still open
+    closed: np.ndarray  # 0 when still open
+    is_open: np.ndarray  # not closed before T
     csat: np.ndarray  # 0 = not rated
 
 
@@ -342,24 +346,24 @@ def simulate_tickets(
     topic1 = np.array([0, 1, 2])[topic1]
 
     lo = np.maximum(cu.signup, h0)
-    n_acc = rng.poisson(0.03 * np.maximum(1.0 - lo, 0.0) / 365.0)
+    n_acc = rng.poisson(0.03 * np.maximum(-lo, 0.0) / 365.0)
     c2 = np.repeat(np.arange(cu.n), n_acc)
-    t2 = lo[c2] + rng.random(c2.shape[0]) * (1.0 - lo[c2])
+    t2 = lo[c2] - rng.random(c2.shape[0]) * lo[c2]
     topic2 = np.full(c2.shape[0], 3)
 
     cust = np.concatenate([c1, c2])
     t = np.concatenate([t1, t2])
     topic = np.concatenate([topic1, topic2]).astype(np.int8)
-    keep = t < 1.0
-    cust, t, topic = cust[keep], t[keep], topic[keep]
-    n = cust.shape[0]
     opened = np.round(t * SECONDS_PER_DAY).astype(np.int64)
+    keep = opened < 0
+    cust, t, topic, opened = cust[keep], t[keep], topic[keep], opened[keep]
+    n = cust.shape[0]
     dur = np.round(rng.lognormal(np.log(1.0), 0.9, n) * SECONDS_PER_DAY).astype(
         np.int64
     )
     closed = opened + dur + 60
-    is_open = closed >= SECONDS_PER_DAY
-    closed = np.where(is_open, -1, closed)
+    is_open = closed >= 0
+    closed = np.where(is_open, 0, closed)
     rated = ~is_open & (rng.random(n) < 0.55)
     mean = (
         cu.csat[cust]
@@ -375,5 +379,6 @@ def simulate_tickets(
         topic=topic[order],
         opened=opened[order],
         closed=closed[order],
+        is_open=is_open[order],
         csat=csat[order],
     )

@@ -70,9 +70,10 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
 
     persona = rng.choice(len(P.PERSONAS), size=n, p=pp["share"] / pp["share"].sum())
 
-    # Signups: some before the history started, the rest growing over it.
+    # Signups: some before the history started, the rest growing over it,
+    # all before T (the raw data ends with day T - 1).
     before = rng.random(n) < 0.18
-    span = 1.0 - h0
+    span = -h0
     signup = np.where(
         before,
         h0 - rng.random(n) * 1095.0,
@@ -80,7 +81,7 @@ def draw_customers(n: int, seed: int, history_days: int) -> Customers:
     )
     country = rng.choice(len(P.COUNTRIES), size=n, p=P.COUNTRY_P)
     signup = np.minimum(
-        np.floor(signup) + time_of_day(rng, P.COUNTRY_UTC_OFFSET[country]), 0.9999
+        np.floor(signup) + time_of_day(rng, P.COUNTRY_UTC_OFFSET[country]), -1e-4
     )
     order = np.argsort(signup, kind="stable")
     persona, signup, country = persona[order], signup[order], country[order]

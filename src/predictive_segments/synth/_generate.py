@@ -129,8 +129,9 @@ _ORDER_ID_WIDTH = 9
 class SynthConfig:
     """Settings of one synthetic data set.
 
-    ``as_of`` is the as-of date T; the raw data ends with day T and the
-    simulation runs ``history_days`` before T to 365 days after it.
+    ``as_of`` is the as-of date T; the raw data ends with day T - 1, so T is
+    the project's default as_of_date (the day after the last order day),
+    and the simulation runs ``history_days`` before T to 365 days after it.
     ``bad_row_rate`` is the share of injected bad rows per table.
     """
 
@@ -578,7 +579,7 @@ def _tickets_table(tk, t_epoch: int, cu: Customers, rate: float, rng):
             "customer_id": _customer_ids(tk.cust),
             "topic": dict_array(tk.topic, P.TICKET_TOPICS),
             "opened_at": ts_array(t_epoch + tk.opened),
-            "closed_at": ts_array(t_epoch + np.maximum(tk.closed, 0), tk.closed < 0),
+            "closed_at": ts_array(t_epoch + tk.closed, tk.is_open),
             "csat_score": pa.array(tk.csat.astype(np.int32), mask=tk.csat == 0),
         }
     )
@@ -773,7 +774,8 @@ def generate(config: SynthConfig) -> SynthResult:
 
     cu = draw_customers(cfg.customers, cfg.seed, cfg.history_days)
     orders, campaigns = simulate_orders(cu, cfg.seed, cfg.history_days)
-    written = (orders.sec >= h0s) & (orders.sec < SECONDS_PER_DAY)
+    # The raw data ends before T, where the truth's windows start.
+    written = (orders.sec >= h0s) & (orders.sec < 0)
     if cfg.orders_only:
         written &= ~cu.is_test[orders.cust] & (orders.status != STATUS_CANCELLED)
 
@@ -849,10 +851,18 @@ def generate(config: SynthConfig) -> SynthResult:
     )
     shares = np.bincount(cu.persona, minlength=len(P.PERSONAS)) / cu.n
     history_start = cfg.as_of - timedelta(days=cfg.history_days)
+    # Test accounts' orders are quarantined; injected rows are older or invalid.
+    staged_epoch = wo.epoch[~cu.is_test[orders.cust[wo.idx]]]
+    last_order_date = (
+        datetime.fromtimestamp(int(staged_epoch.max()), UTC).date().isoformat()
+        if staged_epoch.size
+        else None
+    )
     manifest = {
         "seed": cfg.seed,
         "customers": cfg.customers,
         "as_of_date": cfg.as_of.isoformat(),
+        "last_order_date": last_order_date,
         "history_start": history_start.isoformat(),
         "orders_only": cfg.orders_only,
         "bad_row_rate": cfg.bad_row_rate,

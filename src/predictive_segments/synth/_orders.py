@@ -201,14 +201,18 @@ def simulate_orders(
     cust = np.concatenate([cust, cust[sib]])
     t = np.concatenate([t, t[sib] + rng.uniform(2 / 1440, 3 / 24, int(sib.sum()))])
 
-    # At least one order falls on day T for any realistic size.
-    on_t = (t >= 0) & (t < 1) & ~cu.is_test[cust]
-    if not on_t.any() and cu.n >= 1:
-        alive = np.flatnonzero((cu.dropout > 0.5) & np.isfinite(cu.first_order))
+    # At least one order falls on day T - 1, the last day of the raw data, for
+    # any realistic size: T is then the default as_of_date (the day after the
+    # last order day).
+    on_last_day = (t >= -1) & (t < 0) & ~cu.is_test[cust]
+    if not on_last_day.any() and cu.n >= 1:
+        alive = np.flatnonzero(
+            (cu.start < -0.5) & (cu.dropout > -0.5) & np.isfinite(cu.first_order)
+        )
         alive = alive[~cu.is_test[alive]]
         if alive.size:
             cust = np.append(cust, alive[0])
-            t = np.append(t, 0.5)
+            t = np.append(t, -0.5)
             source = np.append(source, SOURCE_RATE).astype(np.int8)
 
     n = cust.shape[0]

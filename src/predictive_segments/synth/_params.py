@@ -2,7 +2,9 @@
 
 Time inside the simulator is a float number of days relative to the as-of
 date T at 00:00 UTC (t = 0), so the prediction windows are [0, 90), [0, 30)
-and [0, 365) and the raw extract holds everything with t < 1 (end of day T).
+and [0, 365) and the raw extract holds everything with t < 0: it ends with
+day T - 1, so T is the day after the last order day, the project's default
+as_of_date.
 """
 
 from __future__ import annotations

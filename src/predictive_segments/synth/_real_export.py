@@ -327,6 +327,10 @@ def generate_real_export(config: RealExportConfig) -> SynthResult:
         "first_order_date": dates[0].as_py(),
         "last_order_date": dates[1].as_py(),
         "end_date": (cfg.end - timedelta(days=1)).isoformat(),
+        # The truth's next 365 days start here; a build's default as_of_date
+        # (the day after the last order day) is this date when the export's
+        # last day has orders, as it has at realistic sizes.
+        "as_of_date": cfg.end.isoformat(),
         "cohort_end_date": cfg.cohort_end.isoformat(),
         "last_first_purchase_date": (
             cfg.start + timedelta(days=int(first_day.max()))
