@@ -20,13 +20,5 @@ def model(dbt, session):
         with_reasons=True,
     )
     scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
-    scores = scores.rename(
-        columns={
-            "probability": "churn_probability",
-            "reasons": "churn_reasons",
-            "model_version": "churn_model_version",
-            "method": "churn_method",
-            "score_note": "churn_score_note",
-        }
-    )
+    scores = churn.published(scores, "churn", with_reasons=True)
     return score_table(scores, "score_churn")

@@ -21,12 +21,5 @@ def model(dbt, session):
         ineligible_reason="",
     )
     scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
-    scores = scores.drop(columns="reasons").rename(
-        columns={
-            "probability": "purchase_probability",
-            "model_version": "purchase_model_version",
-            "method": "purchase_method",
-            "score_note": "purchase_score_note",
-        }
-    )
+    scores = churn.published(scores, "purchase", with_reasons=False)
     return score_table(scores, "score_purchase_propensity")

@@ -287,6 +287,19 @@ def score_probability_model(
     return out
 
 
+#: The per-customer columns of :func:`score_probability_model`.
+SCORE_COLUMNS = ("probability", "reasons", "model_version", "method", "score_note")
+
+
+def published(scores: pd.DataFrame, prefix: str, with_reasons: bool) -> pd.DataFrame:
+    """``scores`` of :func:`score_probability_model` with its columns named as
+    the score table publishes them (``<prefix>_probability``, ...); without
+    ``with_reasons`` the reasons column is left out."""
+    if not with_reasons:
+        scores = scores.drop(columns="reasons")
+    return scores.rename(columns={c: f"{prefix}_{c}" for c in SCORE_COLUMNS})
+
+
 def _score_bgnbd(
     out: pd.DataFrame,
     serving: pd.Series,

@@ -635,15 +635,7 @@ def test_churn_and_propensity_on_degenerate_data(name, approved_churn_row):
                 orders=orders,
             )
             scores.insert(1, "as_of_date", features["cutoff_date"].dt.date.to_numpy())
-            scores = scores.rename(
-                columns={
-                    "probability": "churn_probability",
-                    "reasons": "churn_reasons",
-                    "model_version": "churn_model_version",
-                    "method": "churn_method",
-                    "score_note": "churn_score_note",
-                }
-            )
+            scores = churn.published(scores, "churn", with_reasons=True)
             bought = bool((features["order_count"] > 0).any())
             nulls = ("churn_probability",) if null or not bought else ()
             _assert_table(scores, "score_churn", features, nulls)
