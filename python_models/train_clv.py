@@ -18,6 +18,8 @@ def model(dbt, session):
     as_of_date = feature_sets.as_of_date(cutoff_dates.df()["d"])
     orders = feature_sets.purchase_history(dbt.ref("stg_shop__orders"))
     examples = dbt.ref("ml_clv_examples").order("customer_id").df()
+    # Values the customers without a purchase when BG/NBD serves alone.
+    prospects = dbt.ref("ml_prospect_examples")
     rows = clv.train_clv_runs(
         orders,
         examples,
@@ -32,5 +34,8 @@ def model(dbt, session):
         max_quantile_training_customers=int(
             dbt.config.get("clv_max_quantile_training_customers")
         ),
+        prospect_examples=lambda: prospects.order("customer_id").df(),
+        prospect_min_auc=float(dbt.config.get("prospect_min_auc")),
+        prospect_min_class_examples=int(dbt.config.get("min_class_examples")),
     )
     return registry.to_arrow(rows)

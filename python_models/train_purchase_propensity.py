@@ -20,6 +20,8 @@ def model(dbt, session):
     # The non-cancelled orders: the BG/NBD rung of the ladder reads them
     # when the history is too short for the supervised label windows.
     orders = feature_sets.purchase_history(dbt.ref("stg_shop__orders"))
+    # ... and learns from past prospects to score those who never bought.
+    prospects = dbt.ref("ml_prospect_examples")
     row = churn.train_family_run(
         examples,
         orders,
@@ -34,5 +36,6 @@ def model(dbt, session):
         nthread=int(dbt.config.get("nthread")),
         min_class_examples=int(dbt.config.get("min_class_examples")),
         shuffle_labels=registry.as_bool(dbt.config.get("shuffle_training_labels")),
+        prospect_examples=lambda: prospects.order("customer_id").df(),
     )
     return registry.to_arrow([row])

@@ -75,14 +75,54 @@
         {label: (window_days, number of consecutive past windows)}. The most
         recent window (ending on as_of_date) validates and calibrates a model;
         older ones train it. CLV has one: two years of history rarely hold two
-        full horizons.
+        full horizons. Prospects have one, of prospect_window_days() (none
+        when that is 0).
     -#}
+    {%- set prospect_days = prospect_window_days() -%}
     {{ return({
         'purchase': (var('propensity_window_days') | int,
                      var('training_windows') | int),
         'churn': (var('churn_window_days') | int, var('training_windows') | int),
         'clv': (var('clv_horizon_days') | int, 1),
+        'prospects': (prospect_days, 1 if prospect_days > 0 else 0),
     }) }}
+{%- endmacro %}
+
+
+{% macro prospect_window_days() -%}
+    {#-
+        The window of the prospect examples (ml_prospect_examples), as the
+        short-history ladder backtests BG/NBD
+        (predictive_segments.ladder.backtest_window): the longer of
+        propensity_window_days and clv_horizon_days, at most half the days
+        from the first purchase to as_of_date; 0 when that is less than 14
+        days or nothing was bought. With a long history it is
+        clv_horizon_days, whose cutoff the CLV examples already use. Read
+        from the staged rows of base_shop__orders, as as_of_date().
+    -#}
+    {%- set orders = ref('base_shop__orders') -%}
+    {%- set as_of = as_of_date() -%}
+    {%- if not execute or var('render_only', false) -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set longest = [var('propensity_window_days') | int,
+                       var('clv_horizon_days') | int] | max -%}
+    {%- set result = run_query(
+        'select cast(min(cast(ordered_at as date)) as ' ~ dbt.type_string()
+        ~ ') from ' ~ orders ~ " where _row_status = 'staged'"
+        ~ " and order_status not in ('cancelled', 'refunded')"
+        ~ ' and _amount_decimal > 0 and ordered_at < cast(' ~ "'" ~ as_of
+        ~ "' as " ~ dbt.type_timestamp() ~ ')') -%}
+    {%- set first_purchase = result.columns[0].values()[0] -%}
+    {%- if first_purchase is none -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set span = (
+        modules.datetime.datetime.strptime(as_of, '%Y-%m-%d')
+        - modules.datetime.datetime.strptime(first_purchase, '%Y-%m-%d')
+    ).days -%}
+    {%- set days = [longest, span // 2] | min -%}
+    {{ return(days if days >= 14 else 0) }}
 {%- endmacro %}
 
 

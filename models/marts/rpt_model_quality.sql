@@ -114,6 +114,12 @@ with_metrics as (
             as method, -- noqa: RF04
         {{ json_number('with_family.metrics', 'validated_horizon_days') }}
             as validated_horizon_days,
+        {#- What values the customers without a purchase beside BG/NBD
+            (predictive_segments.prospects), and its holdout AUC. #}
+        {{ json_text('with_family.metrics', 'prospect_model') }}
+            as prospect_method,
+        {{ json_number('with_family.metrics', 'prospect_auc') }}
+            as prospect_auc,
         {{ json_boolean('with_family.metrics', 'selected') }} as is_selected
     from with_family
 ),
@@ -186,6 +192,9 @@ final as (
         cast(with_metrics.lift_quality as double) as lift_quality,
         cast(with_metrics.validated_horizon_days as {{ dbt.type_int() }})
             as validated_horizon_days,
+        cast(with_metrics.prospect_method as {{ dbt.type_string() }})
+            as prospect_method,
+        cast(with_metrics.prospect_auc as double) as prospect_auc,
         latest_backtests.metric_value as backtest_metric_value,
         latest_backtests.customers as backtest_customers,
         latest_backtests.window_days as backtest_window_days,

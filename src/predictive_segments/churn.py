@@ -18,12 +18,13 @@ its own backtest and gate.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import ladder, registry
+from . import ladder, prospects, registry
 from .classifier import ProbabilityModel, check_eligibility
 from .features import feature_columns, feature_label, varying_columns
 
@@ -192,6 +193,7 @@ def train_family_run(
     nthread: int = 1,
     min_class_examples: int = 100,
     shuffle_labels: bool = False,
+    prospect_examples: prospects.Examples | None = None,
 ) -> dict[str, Any]:
     """The registry row of one training run of a classifier family.
 
@@ -201,7 +203,10 @@ def train_family_run(
     order_date, amount], the non-cancelled staged orders), which predicts
     the same event over ``window_days``. A supervised model that trained
     but failed its gate stays rejected: the ladder is for missing history,
-    not for weak models.
+    not for weak models. Purchase propensity's BG/NBD rung also learns from
+    ``prospect_examples`` (``ml_prospect_examples``, or a function that
+    reads them: only this rung does) to score the customers without a
+    purchase (:mod:`predictive_segments.prospects`).
     """
     row = train_probability_run(
         examples,
@@ -218,7 +223,7 @@ def train_family_run(
     )
     if row["status"] != registry.INSUFFICIENT_DATA:
         return row
-    return ladder.bgnbd_probability_run(
+    row = ladder.bgnbd_probability_run(
         orders,
         kind=kind,
         event=BGNBD_EVENTS[kind],
@@ -230,6 +235,16 @@ def train_family_run(
         min_class_examples=min_class_examples,
         supervised_reason=row["reason"],
     )
+    if prospect_examples is not None and BGNBD_EVENTS[kind] == "purchase":
+        prospects.fit_and_attach(
+            row,
+            prospect_examples,
+            min_auc=min_auc,
+            seed=seed,
+            nthread=nthread,
+            min_class_examples=min_class_examples,
+        )
+    return row
 
 
 def score_probability_model(
@@ -331,9 +346,27 @@ def _score_bgnbd(
     out.loc[scored, "model_version"] = serving["model_version"]
     out.loc[scored, "method"] = ladder.BGNBD_METHOD
     out.loc[~eligible, "score_note"] = ineligible_reason
-    out.loc[eligible & ~scored, "score_note"] = (
+    unscored = eligible & ~scored
+    prospect_model = prospects.split(serving["artifact"])[1]
+    if prospect_model is not None and unscored.any():
+        # No purchase yet: the prospect model of the rung, from what is
+        # known about them (profile, engagement).
+        window = int(json.loads(serving["parameters"])["window_days"])
+        rows = features[unscored]
+        out.loc[unscored, "probability"] = prospect_model.probability(rows, window)
+        if with_reasons:
+            classifier = prospect_model.classifier
+            labels = {name: feature_label(name) for name in classifier.feature_names_}
+            out.loc[unscored, "reasons"] = classifier.reasons(
+                rows, labels=labels
+            ).to_numpy()
+        out.loc[unscored, "model_version"] = serving["model_version"]
+        out.loc[unscored, "method"] = prospects.PROSPECT_METHOD
+        return out
+    why = json.loads(serving["metrics"] or "{}").get("prospect_reason")
+    out.loc[unscored, "score_note"] = (
         "no purchase yet: the serving model is BG/NBD on the order history (too "
         "short for the supervised model's label windows), which predicts for "
-        "customers with a purchase"
+        "customers with a purchase" + (f"; no prospect model: {why}" if why else "")
     )
     return out

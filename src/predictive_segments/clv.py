@@ -35,7 +35,7 @@ from scipy import optimize
 from scipy.special import betainc, digamma, gammaincinv, gammaln, hyp2f1
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-from predictive_segments import metrics
+from predictive_segments import metrics, prospects
 from predictive_segments.ml_libs import xgb
 
 __all__ = [
@@ -1988,6 +1988,9 @@ def train_clv_runs(
     holdout_share: float = 0.3,
     max_training_customers: int | None = None,
     max_quantile_training_customers: int | None = None,
+    prospect_examples: prospects.Examples | None = None,
+    prospect_min_auc: float = 0.65,
+    prospect_min_class_examples: int = 100,
 ) -> list[dict[str, Any]]:
     """Backtest BG/NBD + Gamma-Gamma and the quantile GBM; returns two registry rows.
 
@@ -2005,6 +2008,14 @@ def train_clv_runs(
     ``max_quantile_training_customers`` caps, within those, the rows of the
     quantile model (``QuantileGbmClv``'s ``max_quantile_rows``), which costs
     several times the mean model per row.
+
+    Customers without a purchase (prospects) are worth 0 to BG/NBD: when it
+    serves, the run's approved GBM values them (:func:`_prospects_filled`),
+    else a prospect model fitted on ``prospect_examples``
+    (``ml_prospect_examples``, or a function that reads them only then;
+    gated on ``prospect_min_auc``, each outcome at least
+    ``prospect_min_class_examples`` times among the training half; see
+    :mod:`predictive_segments.prospects`), else they stay at 0.
 
     ``training_cutoff`` None means ``as_of_date`` - ``horizon_days``. Never
     raises for lack of data: an empty or degenerate history (no customers,
@@ -2100,15 +2111,15 @@ def train_clv_runs(
             predicted = backtest.predict(past, horizon_days).set_index(
                 past["customer_id"]
             )
-            # The whole holdout, as served: no purchase yet, no revenue
-            # expected. Every candidate is measured on these customers.
+            # The whole holdout, as served; NaN: no purchase before the
+            # cutoff (a prospect), filled after the GBM has trained
+            # (_prospects_filled). Every candidate is measured on these
+            # customers.
             bg_holdout = (
                 predicted[list(CLV_COLUMNS)]
                 .reindex(holdout_ids.to_numpy())
-                .fillna(0.0)
                 .reset_index(drop=True)
             )
-            bg_metrics = evaluate_clv(actual.loc[holdout_ids].to_numpy(), bg_holdout)
             bg_metrics["params"] = {
                 **backtest.purchase_model_.params_,
                 **backtest.spend_model_.params_,
@@ -2116,17 +2127,7 @@ def train_clv_runs(
             bg_metrics["validated_horizon_days"] = horizon_days
         bg_metrics.update(bg_method)
         current = summary_from_orders(orders, as_of_date)
-        serving = BgnbdClv(seed=seed).fit(current)
-        gate = registry.evaluate_gates(
-            bg_metrics, {"top_decile_capture": min_top_decile_capture}
-        )
-        rows["clv_bgnbd"] = registry.registry_row(
-            **bg_row,
-            status=gate.status,
-            reason=gate.reason,
-            metrics=bg_metrics,
-            artifact=serving.to_bytes(),
-        )
+        bg_serving = BgnbdClv(seed=seed).fit(current)
 
     # Quantile GBM on point-in-time features, trained on the other customers.
     features = feature_columns(
@@ -2217,6 +2218,37 @@ def train_clv_runs(
             artifact=gbm.to_bytes(),
         )
 
+    if "clv_bgnbd" not in rows:
+        holdout_actual = actual.loc[holdout_ids].to_numpy(dtype=np.float64)
+        if bg_holdout is not None:
+            bg_holdout = _prospects_filled(
+                bg_holdout, gbm_holdout, rows["clv_gbm"], holdout_actual, bg_metrics
+            )
+            if bg_metrics["prospect_model"]:
+                # What serves includes the GBM: its version versions this row.
+                bg_row["fingerprint"] = registry.combined_fingerprint(
+                    bg_row["fingerprint"], rows["clv_gbm"]["model_version"]
+                )
+        gate = registry.evaluate_gates(
+            bg_metrics, {"top_decile_capture": min_top_decile_capture}
+        )
+        rows["clv_bgnbd"] = registry.registry_row(
+            **bg_row,
+            status=gate.status,
+            reason=gate.reason,
+            metrics=bg_metrics,
+            artifact=bg_serving.to_bytes(),
+        )
+        if prospect_examples is not None and not bg_metrics.get("prospect_model"):
+            prospects.fit_and_attach(
+                rows["clv_bgnbd"],
+                prospect_examples,
+                min_auc=prospect_min_auc,
+                seed=seed,
+                nthread=nthread,
+                min_class_examples=prospect_min_class_examples,
+            )
+
     rows["clv_blend"] = _blend_run(
         {**base, "training_cutoff": training_cutoff, "parameters": bg_params},
         actual.loc[holdout_ids].to_numpy(dtype=np.float64),
@@ -2229,6 +2261,60 @@ def train_clv_runs(
     )
     _mark_selected(rows)
     return [rows[kind] for kind in CLV_KINDS]
+
+
+def _prospects_filled(
+    bg_holdout: pd.DataFrame,
+    gbm_holdout: pd.DataFrame | None,
+    gbm_row: dict[str, Any],
+    actual: np.ndarray,
+    bg_metrics: dict[str, Any],
+) -> pd.DataFrame:
+    """BG/NBD's holdout predictions with its prospects filled; sets its metrics.
+
+    BG/NBD knows only customers with a purchase: to it a prospect (signed
+    up, engaged, never bought) is worth nothing. When the GBM of the same
+    run trained and was approved, it values them from what is known (profile,
+    engagement) and the BG/NBD row serves that value for them
+    (``prospect_model``: clv_gbm, with its version); otherwise 0. The
+    metrics are those of what is served; ``bgnbd_alone`` keeps BG/NBD's own
+    (prospects at 0) so the textbook model stays visible.
+    """
+    prospects = bg_holdout["predicted_clv"].isna().to_numpy()
+    alone = bg_holdout.fillna(0.0)
+    bg_metrics.update(evaluate_clv(actual, alone))
+    bg_metrics["prospect_customers"] = int(prospects.sum())
+    approved = gbm_row["status"] == "approved" and gbm_holdout is not None
+    if not prospects.any() or not approved:
+        bg_metrics["prospect_model"] = None
+        return alone
+    filled = alone.copy()
+    columns = list(CLV_COLUMNS)
+    filled.loc[prospects, columns] = gbm_holdout.loc[prospects, columns].to_numpy()
+    bg_metrics["bgnbd_alone"] = {
+        name: bg_metrics[name]
+        for name in ("top_decile_capture", "rmse", "aggregate_error")
+    }
+    bg_metrics.update(evaluate_clv(actual, filled))
+    bg_metrics.update(_prospect_metrics(actual[prospects], filled[prospects]))
+    bg_metrics["prospect_model"] = "clv_gbm"
+    bg_metrics["prospect_model_version"] = gbm_row["model_version"]
+    return filled
+
+
+def _prospect_metrics(actual: np.ndarray, predicted: pd.DataFrame) -> dict[str, Any]:
+    """How the holdout's prospects were valued: mean realized and predicted
+    revenue, and the AUC of the value for "bought in the horizon" (None when
+    all or none did)."""
+    value = predicted["predicted_clv"].to_numpy(dtype=np.float64)
+    bought = actual > 0
+    return {
+        "prospect_realized_mean": float(actual.mean()),
+        "prospect_predicted_mean": float(value.mean()),
+        "prospect_purchase_auc": (
+            metrics.roc_auc(bought, value) if 0 < bought.sum() < bought.size else None
+        ),
+    }
 
 
 #: The choice rule of the served CLV (:func:`_mark_selected`): a model other
@@ -2479,7 +2565,7 @@ def score_clv(
     rows_summary = summary.iloc[position[known]].reset_index()
     bg_serving = registry.latest_approved(registry_rows, "clv_bgnbd")
     if bg_serving is not None:
-        bg = BgnbdClv.from_bytes(bytes(bg_serving["artifact"]))
+        bg = BgnbdClv.from_bytes(prospects.split(bg_serving["artifact"])[0])
         out.loc[known, "p_alive"] = bg.p_alive(rows_summary)
         days = bg.purchase_model_.median_days_to_next_purchase(
             rows_summary["frequency"],
@@ -2497,10 +2583,28 @@ def score_clv(
     )
     columns = list(CLV_COLUMNS)
     out[columns] = predicted[columns].to_numpy()
-    if serving["model_kind"] == "clv_bgnbd":
-        out.loc[~known, "clv_score_note"] = "no purchase yet: BG/NBD expects no revenue"
-    out["clv_model_kind"] = serving["model_kind"]
     out["clv_method"] = ladder.CLV_METHODS[serving["model_kind"]]
+    if serving["model_kind"] == "clv_bgnbd":
+        metrics = json.loads(serving["metrics"] or "{}")
+        prospect_model = metrics.get("prospect_model")
+        if prospect_model:
+            method = ladder.CLV_METHODS.get(prospect_model, prospect_model)
+            out.loc[~known, "clv_method"] = method
+            by = {
+                "gbm": "the GBM of the same training run",
+                prospects.PROSPECT_METHOD: "the prospect model (first purchases "
+                "of past prospects)",
+            }[method]
+            out.loc[~known, "clv_score_note"] = (
+                f"no purchase yet: valued by {by} from profile and engagement"
+            )
+        else:
+            why = metrics.get("prospect_reason")
+            out.loc[~known, "clv_score_note"] = (
+                "no purchase yet: BG/NBD expects no revenue"
+                + (f" (no prospect model: {why})" if why else "")
+            )
+    out["clv_model_kind"] = serving["model_kind"]
     out["clv_model_version"] = serving["model_version"]
     return out
 
@@ -2515,43 +2619,72 @@ def _served_values(
 ) -> pd.DataFrame:
     """CLV_COLUMNS of every customer of ``features`` from registry ``row``.
 
-    BG/NBD predicts from the order summary of the ``known`` customers (0 for
-    the others: no purchase yet); the GBM from the features; a blend is the
-    weighted sum of its two component rows of the same run.
+    BG/NBD predicts from the order summary of the ``known`` customers; the
+    others (no purchase yet) get the value of the GBM its metrics name
+    (``prospect_model``, see :func:`_prospects_filled`), else 0. The GBM
+    predicts from the features; a blend is the weighted sum of its two
+    component rows of the same run.
     """
     kind = row["model_kind"]
     if kind == "clv_gbm":
         gbm = QuantileGbmClv.from_bytes(bytes(row["artifact"]))
         return gbm.predict(features).reset_index(drop=True)
+    columns = list(CLV_COLUMNS)
     if kind == "clv_bgnbd":
         values = pd.DataFrame(0.0, index=range(len(features)), columns=CLV_COLUMNS)
+        artifact, prospect_model = prospects.split(row["artifact"])
         if known.any():
-            bg = BgnbdClv.from_bytes(bytes(row["artifact"]))
+            bg = BgnbdClv.from_bytes(artifact)
             predicted = bg.predict(known_summary, horizon_days)
-            values.loc[known, list(CLV_COLUMNS)] = predicted[
-                list(CLV_COLUMNS)
-            ].to_numpy()
+            values.loc[known, columns] = predicted[columns].to_numpy()
+        metrics = json.loads(row["metrics"] or "{}")
+        if known.all():
+            return values
+        if metrics.get("prospect_model") == "clv_gbm":
+            # Prospects: the value of the run's GBM (_prospects_filled).
+            gbm = _run_component(
+                row, registry_rows, "clv_gbm", metrics["prospect_model_version"]
+            )
+            values.loc[~known, columns] = (
+                QuantileGbmClv.from_bytes(bytes(gbm["artifact"]))
+                .predict(features[~known])[columns]
+                .to_numpy()
+            )
+        elif prospect_model is not None:
+            values.loc[~known, columns] = prospect_model.value(
+                features[~known], horizon_days
+            )[columns].to_numpy()
         return values
     blend = _open_envelope(bytes(row["artifact"]), "ClvBlend")
     total = pd.DataFrame(0.0, index=range(len(features)), columns=CLV_COLUMNS)
     for component, weight in blend["weights"].items():
-        version = blend["versions"][component]
-        match = registry_rows[
-            (registry_rows["model_kind"] == component)
-            & (registry_rows["model_version"] == version)
-            & (registry_rows["run_id"] == row["run_id"])
-        ]
-        if match.empty:
-            raise ValueError(
-                f"the serving CLV blend {row['model_version']} combines "
-                f"{component} {version} of run {row['run_id']}, which is not "
-                "in the registry (rows removed by hand?); retrain"
-            )
-        values = _served_values(
-            match.iloc[-1], registry_rows, known_summary, known, features, horizon_days
+        match = _run_component(
+            row, registry_rows, component, blend["versions"][component]
         )
-        total += float(weight) * values[list(CLV_COLUMNS)].to_numpy()
+        values = _served_values(
+            match, registry_rows, known_summary, known, features, horizon_days
+        )
+        total += float(weight) * values[columns].to_numpy()
     return total
+
+
+def _run_component(
+    row: pd.Series, registry_rows: pd.DataFrame, kind: str, version: str
+) -> pd.Series:
+    """The registry row of ``kind`` and ``version`` in the run of ``row`` (the
+    rows a served CLV model combines), or an error that says to retrain."""
+    match = registry_rows[
+        (registry_rows["model_kind"] == kind)
+        & (registry_rows["model_version"] == version)
+        & (registry_rows["run_id"] == row["run_id"])
+    ]
+    if match.empty:
+        raise ValueError(
+            f"the serving CLV model {row['model_kind']} {row['model_version']} "
+            f"uses {kind} {version} of run {row['run_id']}, which is not in the "
+            "registry (rows removed by hand?); retrain"
+        )
+    return match.iloc[-1]
 
 
 def rising_value(

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import registry
+from . import prospects, registry
 from .classifier import check_eligibility, probability_metrics
 from .clv import (
     BetaGeometricNBD,
@@ -329,7 +329,7 @@ def score_bgnbd_probability(
     import json
 
     window = int(json.loads(serving["parameters"])["window_days"])
-    model = BetaGeometricNBD.from_bytes(bytes(serving["artifact"]))
+    model = BetaGeometricNBD.from_bytes(prospects.split(serving["artifact"])[0])
     summary = summary_from_orders(orders, as_of_date).set_index("customer_id")
     position = summary.index.get_indexer(pd.Series(customer_ids).astype(object))
     known = position >= 0

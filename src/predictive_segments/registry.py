@@ -89,6 +89,11 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def combined_fingerprint(*fingerprints: str) -> str:
+    """One fingerprint of several (e.g. a model's data and a model it uses)."""
+    return hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()
+
+
 def code_version() -> str:
     """Hash (hex, 16 characters) of the package sources that train and score.
 

@@ -85,6 +85,12 @@ EXAMPLE_TYPES = {
         "window_revenue": "decimal(18,2)",
         "has_full_history": "boolean",
     },
+    "ml_prospect_examples": {
+        "as_of_date": "date",
+        "window_days": "integer",
+        "window_order_count": "bigint",
+        "window_revenue": "decimal(18,2)",
+    },
     "ml_uplift_examples": {
         "campaign_id": "varchar",
         "is_treated": "boolean",
@@ -988,6 +994,7 @@ def _config() -> dict[str, str]:
         seed=str(project_vars["model_seed"]),
         nthread="1",
         min_auc="0.65",
+        prospect_min_auc="0.65",
         window_days=str(project_vars["churn_window_days"]),
         shuffle_training_labels="false",
         retrain="true",
@@ -1042,6 +1049,16 @@ def _warehouse(name: str) -> duckdb.DuckDBPyConnection:
             for w in (1, 2)
         )
         examples["ml_purchase_examples"] = purchase
+        # The customers without a purchase, none of whom bought since.
+        examples["ml_prospect_examples"] = raw_features[
+            raw_features["order_count"].fillna(0) == 0
+        ].assign(
+            cutoff_date=AS_OF - pd.Timedelta(days=180),
+            as_of_date=AS_OF,
+            window_days=180,
+            window_order_count=0,
+            window_revenue=0.0,
+        )
     for table, extra in EXAMPLE_TYPES.items():
         _table(con, table, {**FEATURE_TYPES, **extra}, examples.get(table))
     return con
