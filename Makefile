@@ -14,6 +14,11 @@ SEED ?= 42
 SEGMENTS_RAW_DIR ?= data/raw
 SEGMENTS_DB ?= warehouse.duckdb
 export SEGMENTS_RAW_DIR SEGMENTS_DB
+# What BI tools read, published after each successful build
+# (predictive_segments.serving): a DuckDB copy and a folder of Parquet files.
+# SEGMENTS_SERVING_DB moves it (`make clean` removes only the default one).
+DEFAULT_SERVING = $(SEGMENTS_DB:.duckdb=).serving.duckdb
+SERVING_DB = $(or $(SEGMENTS_SERVING_DB),$(DEFAULT_SERVING))
 
 # Small data set and its own warehouse for `make test`.
 CI_CUSTOMERS ?= 5000
@@ -44,22 +49,24 @@ setup: $(STAMP)  ## Create .venv with the pinned dependencies (only when missing
 demo-data: setup  ## Generate demo data into SEGMENTS_RAW_DIR unless it is there for CUSTOMERS and SEED
 	@$(BIN)/python -m predictive_segments.synth --skip-if-present --customers $(CUSTOMERS) --seed $(SEED) --out $(SEGMENTS_RAW_DIR)
 
-build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_DB)
+build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_DB) and publish its serving copy
 	$(DBT) build $(DBT_FLAGS)
+	@$(BIN)/python -m predictive_segments.serving publish
 	@echo
-	@echo "Warehouse built: $(SEGMENTS_DB)"
-	@echo "Query it from any DuckDB client, for example:"
-	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SEGMENTS_DB)', read_only=True).sql('select * from fct_customer_segments limit 5'))\""
-	@echo "Marts: dim_customers, fct_customer_scores, fct_customer_segments, fct_audience_members, dim_audiences."
-	@echo "Tables: score_* (churn, purchase propensity, CLV, segments, lookalike, uplift per customer),"
+	@echo "Warehouse built: $(SEGMENTS_DB) (written by builds; readers use the serving copy above)."
+	@echo "Query the serving copy from any DuckDB client, read-only, for example:"
+	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SERVING_DB)', read_only=True).sql('select * from fct_customer_segments limit 5'))\""
+	@echo "Marts: dim_customers, fct_customer_scores, fct_customer_segments, fct_audience_members, dim_audiences, rpt_*."
+	@echo "The warehouse also holds score_* (churn, purchase propensity, CLV, segments, lookalike, uplift per customer),"
 	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
-	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md."
+	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md (Connect a BI tool)."
 
-refresh: demo-data  ## Daily refresh of SEGMENTS_DB: score with the approved models, load only new raw files
+refresh: demo-data  ## Daily refresh of SEGMENTS_DB: score with the approved models, load only new raw files; publish
 	$(DBT) build $(DBT_FLAGS) --vars '{retrain: false}'
+	@$(BIN)/python -m predictive_segments.serving publish
 
 WEEKS ?= 4
-simulate-weeks: demo-data  ## Rebuild SEGMENTS_DB at WEEKS weekly as_of_dates (replaces its history) to show migration
+simulate-weeks: demo-data  ## Rebuild SEGMENTS_DB at WEEKS weekly as_of_dates (replaces its history) to show migration; publish
 	$(BIN)/python -m predictive_segments.simulate_weeks --weeks $(WEEKS) --replace-history
 
 # Pipeline benchmark (benchmarks/bench_pipeline.py): one scale or a list for
@@ -109,4 +116,5 @@ integration: ci-docs  ## Tests that read the CI warehouse and run their own smal
 test: lint unit integration  ## Set up, lint, unit tests, dbt build with all tests on CI-size data
 
 clean:  ## Remove build output (keeps .venv and data)
-	rm -rf target logs $(SEGMENTS_DB) $(SEGMENTS_DB).wal
+	rm -rf target logs $(SEGMENTS_DB) $(SEGMENTS_DB).wal \
+		$(DEFAULT_SERVING) $(DEFAULT_SERVING:.duckdb=) $(DEFAULT_SERVING:.duckdb=).versions

@@ -18,7 +18,9 @@ them at every date). History only moves forward: `--replace-history` drops
 the snapshots and the models tagged history (fct_customer_score_history)
 first and full-refreshes the first build;
 without it, a warehouse whose history is newer than the first date stops
-with dbt's error (assert_history_moves_forward).
+with dbt's error (assert_history_moves_forward). After the last build
+the serving copy that BI tools read is published (predictive_segments.serving):
+only a build that ran the data tests is served.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+
+from predictive_segments import serving
 
 DBT = Path(sys.executable).with_name("dbt")
 
@@ -98,6 +102,13 @@ class Warehouse:
         kept = target / f"run_results.{as_of_date.isoformat()}.json"
         shutil.copyfile(target / "run_results.json", kept)
         return kept
+
+    def publish(self) -> None:
+        """Publish the serving copy of the warehouse (predictive_segments.serving)
+        from the last build's manifest and run results; stop when it fails."""
+        arguments = ["--db", str(self.db_path), "--project-dir", str(self.project_dir)]
+        if serving.main(["publish", *arguments]) != 0:
+            raise SystemExit("publishing the serving copy failed; see above")
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.db_path), read_only=True) as connection:
@@ -237,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command += ["--exclude", "resource_type:test"]
         warehouse.dbt(command)
         warehouse.keep_run_results(as_of_date)
+    warehouse.publish()
 
     print("\nSegment migration (rpt_segment_migration):")
     print(f"{'from':<12} {'to':<12} {'compared':>9} {'kept':>7} {'new':>6}")

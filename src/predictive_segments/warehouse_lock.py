@@ -48,7 +48,7 @@ def in_use_message(path: str, duckdb_message: str) -> str:
         "time may open a DuckDB file while it is written, so this build stopped "
         "before running anything and changed nothing. Wait for the other build "
         "to finish (or close the client) and run again; to read while a build "
-        "runs, read the Parquet exports (README, Exports)."
+        "runs, read the serving copy (README, Connect a BI tool)."
     )
 
 
