@@ -389,3 +389,15 @@ def test_the_sqlalchemy_recipe_reads_and_reconnects_to_the_new_copy(warehouse):
     with engine.connect() as connection:
         assert connection.execute(query).scalar_one() == second.publication_id
     engine.dispose()
+    # With NullPool every query's connection closes: the next publication is
+    # read without recycling anything.
+    unpooled = sqlalchemy.create_engine(
+        f"duckdb:///{first.paths.database.resolve()}",
+        connect_args={"read_only": True},
+        poolclass=sqlalchemy.pool.NullPool,
+    )
+    with unpooled.connect() as connection:
+        assert connection.execute(query).scalar_one() == second.publication_id
+    third = _publish(warehouse)
+    with unpooled.connect() as connection:
+        assert connection.execute(query).scalar_one() == third.publication_id
