@@ -181,7 +181,7 @@
 
 
 {% macro date_literal(date_string) -%}
-    cast('{{ date_string }}' as date)
+    cast({{ sql_string(date_string) }} as date)
 {%- endmacro %}
 
 

@@ -40,7 +40,7 @@
 {%- endmacro %}
 
 {% macro default__sample_order(expression) -%}
-    {{ dbt.hash(dbt.concat(["'" ~ var('model_seed') ~ ":'", expression])) }}
+    {{ dbt.hash(dbt.concat([sql_string(var('model_seed') ~ ':'), expression])) }}
 {%- endmacro %}
 
 {% macro duckdb__sample_order(expression) -%}

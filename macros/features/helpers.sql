@@ -78,3 +78,20 @@
     {%- endif -%}
     {{ return(value | int) }}
 {%- endmacro %}
+
+
+{% macro number_var(name) -%}
+    {#-
+        The var `name` as a number written as SQL can read it (digits, an
+        optional sign, decimals and exponent), or a compile error that names
+        the var and the value found: a var never reaches SQL unchecked.
+    -#}
+    {%- set value = var(name) | string | trim -%}
+    {%- if not modules.re.fullmatch(
+        '[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?', value) -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ " must be a number (got '" ~ value ~ "'), e.g. "
+            ~ "--vars '{" ~ name ~ ": 100000}'.") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}

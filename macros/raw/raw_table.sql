@@ -113,7 +113,7 @@
 
 
 {% macro raw_glob_literal(pattern) -%}
-    {{ return("'" ~ (pattern | replace("'", "''")) ~ "'") }}
+    {{ return(sql_string(pattern)) }}
 {%- endmacro %}
 
 

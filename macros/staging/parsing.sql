@@ -256,7 +256,10 @@
 
 
 {% macro min_valid_timestamp() -%}
-    cast('{{ var("min_valid_date") }}' as {{ dbt.type_timestamp() }})
+    cast(
+        {{ sql_string(valid_date_var('min_valid_date', var('min_valid_date'))) }}
+        as {{ dbt.type_timestamp() }}
+    )
 {%- endmacro %}
 
 
@@ -266,9 +269,19 @@
 {%- endmacro %}
 
 
+{% macro sql_string(value) -%}
+    {#-
+        `value` as an SQL string literal, escaped the adapter's way
+        (dbt.escape_single_quotes): every path, date, name or pattern that
+        comes from the environment or a var goes into SQL through it.
+    -#}
+    {{ return(dbt.string_literal(dbt.escape_single_quotes(value | string))) }}
+{%- endmacro %}
+
+
 {% macro sql_string_list(values) -%}
     {%- for value in values -%}
-        '{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+        {{ sql_string(value) }}{% if not loop.last %}, {% endif %}
     {%- endfor -%}
 {%- endmacro %}
 

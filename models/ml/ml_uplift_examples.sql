@@ -32,7 +32,10 @@ outcomes as (
             assignments.customer_id = orders.customer_id
             and assignments.assigned_at <= orders.ordered_at
             and {{ dbt.dateadd(
-                'day', var('uplift_window_days'), 'assignments.assigned_at') }}
+                'day',
+                whole_number_var('uplift_window_days', 'days',
+                    'the outcome window after a campaign assignment.'),
+                'assignments.assigned_at') }}
             > orders.ordered_at
     group by assignments.campaign_id, assignments.customer_id
 ),

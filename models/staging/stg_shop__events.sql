@@ -18,7 +18,9 @@ final as (
         user_agent,
         coalesce(
             {{ dbt.datediff('occurred_at', '_received_at', 'hour') }}
-            > {{ var('late_arrival_hours') }},
+            > {{ whole_number_var(
+                'late_arrival_hours', 'hours',
+                'an event received more hours after it occurred is late.') }},
             false
         ) as is_late_arrival,
         cast(occurred_at as date) as occurred_date,

@@ -9,11 +9,14 @@ warehouse and what to do.
 
 The check opens the file once and closes it before dbt-duckdb connects, so
 it also replays a write-ahead log left by a killed build (DuckDB would on
-dbt's connect anyway).
+dbt's connect anyway). Before it, a warehouse whose file name holds a quote
+is refused with what to do (check_warehouse_name): dbt-duckdb cannot quote
+the database name DuckDB derives from it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -65,8 +68,37 @@ def check_not_in_use(path: str) -> None:
     probe.close()
 
 
+class WarehouseNameError(RuntimeError):
+    """The warehouse file's name cannot be a DuckDB database name in dbt-duckdb."""
+
+
+def check_warehouse_name(path: str) -> None:
+    """Raise WarehouseNameError when the file name of `path` holds a quote.
+
+    DuckDB names the database after the file (its stem), and dbt-duckdb's own
+    macros (list_schemas, check_schema_exists) write that name between single
+    quotes without escaping it: a build into "it's.duckdb" would stop with a
+    parser error before anything runs. Folders may hold quotes and spaces.
+    """
+    if not path or path.startswith(_NOT_A_FILE_PREFIXES):
+        return
+    name = os.path.basename(path)
+    if "'" in name or '"' in name:
+        raise WarehouseNameError(
+            f"The warehouse file name {name!r} (SEGMENTS_DB={path}) holds a quote: "
+            "DuckDB names the database after the file and dbt-duckdb cannot quote "
+            "that name. Rename the file (its folder may hold quotes and spaces), "
+            "e.g. SEGMENTS_DB="
+            + os.path.join(
+                os.path.dirname(path), name.replace("'", "").replace('"', "")
+            )
+            + "."
+        )
+
+
 class Plugin(BasePlugin):
-    """Checks the warehouse lock just before dbt-duckdb opens the warehouse."""
+    """Checks the warehouse's name and lock just before dbt-duckdb opens it."""
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        check_warehouse_name(creds.path)
         check_not_in_use(creds.path)

@@ -1,3 +1,4 @@
+{%- set max_amount = number_var('max_order_amount') -%}
 with
 
 raw_rows as (
@@ -25,7 +26,7 @@ parsed as (
         {{ clean_id('source.product_id') }} as product_id,
         {{ parse_integer('source.quantity') }} as _quantity_number,
         source.quantity is not null as _has_raw_quantity,
-        {{ parse_money('source.unit_price', below=var('max_order_amount')) }}
+        {{ parse_money('source.unit_price', below=max_amount) }}
             as _unit_price_decimal,
         {{ money_is_number('source.unit_price') }} as _is_unit_price_number,
         source.unit_price is not null as _has_raw_unit_price,
@@ -53,7 +54,7 @@ checked as {{ cte_not_materialized() }} (
                 ~ 'is null', 'absurd_amount'),
             ('abs(parsed._unit_price_decimal '
                 ~ '* coalesce(parsed._quantity_number, 1)) >= '
-                ~ var('max_order_amount'), 'absurd_amount'),
+                ~ max_amount, 'absurd_amount'),
             ('orders.is_test_account and not orders.is_staged',
                 'test_account'),
             ('not coalesce(orders.is_staged, false)', 'unknown_order'),

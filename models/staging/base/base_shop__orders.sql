@@ -1,5 +1,7 @@
 {%- set raw_orders = raw_table('orders') -%}
 {%- do log_default_currency('orders', raw_orders) -%}
+{%- set max_amount = number_var('max_order_amount') -%}
+{%- set reporting_currency = sql_string(var('reporting_currency')) -%}
 with
 
 raw_rows as (
@@ -17,7 +19,7 @@ currency_rates as (
 reporting_rate as (
     select currency_rates.rate_to_eur
     from currency_rates
-    where currency_rates.currency_code = '{{ var("reporting_currency") }}'
+    where currency_rates.currency_code = {{ reporting_currency }}
 ),
 
 parsed as (
@@ -32,7 +34,7 @@ parsed as (
         ) as currency_code,
         {{ clean_code('source.status') }} as _raw_status,
         {{ clean_code('source.channel') }} as channel,
-        {{ parse_money('source.amount', below=var('max_order_amount')) }}
+        {{ parse_money('source.amount', below=max_amount) }}
             as _amount_decimal,
         {{ money_is_number('source.amount') }} as _is_amount_number,
         {{ parse_utc_timestamp('source.ordered_at') }} as ordered_at,
