@@ -116,5 +116,5 @@ integration: ci-docs  ## Tests that read the CI warehouse and run their own smal
 test: lint unit integration  ## Set up, lint, unit tests, dbt build with all tests on CI-size data
 
 clean:  ## Remove build output (keeps .venv and data)
-	rm -rf target logs $(SEGMENTS_DB) $(SEGMENTS_DB).wal \
+	rm -rf target logs $(SEGMENTS_DB) $(SEGMENTS_DB).wal $(basename $(SEGMENTS_DB)).exports \
 		$(DEFAULT_SERVING) $(DEFAULT_SERVING:.duckdb=) $(DEFAULT_SERVING:.duckdb=).versions

@@ -2,11 +2,12 @@
     Activation export: every audience member as of as_of_date, one row per
     audience and customer, with the audience's name, written to
     <exports dir>/exp_audience_members.parquet (dbt-duckdb external
-    materialization; var exports_dir: SEGMENTS_EXPORTS_DIR, else exports/
-    next to the warehouse file). customer_id is the salted hash when var
-    export_hash_customer_ids is true.
+    materialization; by default <warehouse stem>.exports/ next to the
+    warehouse file, see macros/marts/exports.sql). customer_id is the salted
+    hash when var export_hash_customer_ids is true.
 -#}
-{{ config(location=var('exports_dir') ~ '/exp_audience_members.parquet') }}
+{#- A template: rendered when the model runs (macros/marts/exports.sql). -#}
+{{ config(location="{{ export_location('exp_audience_members.parquet') }}") }}
 with
 
 audience_members as (

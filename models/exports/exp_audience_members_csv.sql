@@ -2,7 +2,8 @@
     The same rows as exp_audience_members, as CSV with a header for tools
     that do not read Parquet: <exports dir>/exp_audience_members.csv.
 -#}
-{{ config(location=var('exports_dir') ~ '/exp_audience_members.csv') }}
+{#- A template: rendered when the model runs (macros/marts/exports.sql). -#}
+{{ config(location="{{ export_location('exp_audience_members.csv') }}") }}
 with
 
 audience_members as (

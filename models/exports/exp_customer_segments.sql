@@ -4,7 +4,8 @@
     builds that read files rather than the warehouse. customer_id is the
     salted hash when var export_hash_customer_ids is true.
 -#}
-{{ config(location=var('exports_dir') ~ '/exp_customer_segments.parquet') }}
+{#- A template: rendered when the model runs (macros/marts/exports.sql). -#}
+{{ config(location="{{ export_location('exp_customer_segments.parquet') }}") }}
 with
 
 customer_segments as (

@@ -146,16 +146,23 @@ class DbtWorkspaces:
         key = _vars_key(args)
         db_path = Path(db_path)
         target = Path(work_dir) / "target"
+        # env SEGMENTS_DB: the warehouse's own path is under test (exports
+        # beside it, quoting): built where it is, dbt parses anew.
+        in_place = bool((env or {}).get("SEGMENTS_DB"))
         with self.take(key) as slot:
             workspace_db = slot / WORKSPACE_DB
-            _move_database(db_path, workspace_db)
+            if not in_place:
+                _move_database(db_path, workspace_db)
             parsed = slot / "parsed" / key / PARTIAL_PARSE
-            if parsed.exists():
+            if parsed.exists() and not in_place:
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(parsed, target / PARTIAL_PARSE)
             environment = {
-                # Exports go next to the test's database, as without workspaces.
-                "SEGMENTS_EXPORTS_DIR": str(db_path.parent / "exports"),
+                # Exports go next to the test's database, as without
+                # workspaces: <stem>.exports (macros/marts/exports.sql).
+                "SEGMENTS_EXPORTS_DIR": str(
+                    db_path.with_name(db_path.stem + ".exports")
+                ),
                 **os.environ,
                 "SEGMENTS_RAW_DIR": str(raw_dir),
                 "SEGMENTS_DB": str(workspace_db),
@@ -179,9 +186,10 @@ class DbtWorkspaces:
                     check=False,
                 )
             finally:
-                db_path.parent.mkdir(parents=True, exist_ok=True)
-                _move_database(workspace_db, db_path)
-                if (target / PARTIAL_PARSE).exists():
+                if not in_place:
+                    db_path.parent.mkdir(parents=True, exist_ok=True)
+                    _move_database(workspace_db, db_path)
+                if (target / PARTIAL_PARSE).exists() and not in_place:
                     parsed.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(target / PARTIAL_PARSE, parsed)
 
@@ -195,8 +203,9 @@ def dbt_workspaces(tmp_path_factory) -> DbtWorkspaces:
 def run_dbt(dbt_workspaces: DbtWorkspaces):
     """`run_dbt(args, raw_dir, db_path, work_dir, env=None)` runs dbt on this
     project against `raw_dir`, building into `db_path` (created if missing);
-    `env` adds environment variables (None: unset one). Thread-safe: at most
-    DBT_SLOTS builds run at once."""
+    `env` adds environment variables (None: unset one); with SEGMENTS_DB in
+    `env` dbt builds that file where it is (db_path is then not used).
+    Thread-safe: at most DBT_SLOTS builds run at once."""
     return dbt_workspaces.run
 
 

@@ -1,13 +1,17 @@
-"""Exports (models/exports): the files equal the marts; hashed ids when asked.
+"""Exports (models/exports): the files equal the marts; each warehouse has its
+own; hashed ids when asked, and the salt in no artifact.
 
-The CI build writes its exports to var exports_dir: SEGMENTS_EXPORTS_DIR, else
-exports/ next to the warehouse file (dbt_project.yml). The hashing test builds
-only the exports into a copy of the CI warehouse, so the CI files and
-warehouse are never written by tests. The README's BI examples run here too.
+The CI build writes its exports to the exports directory of its warehouse:
+SEGMENTS_EXPORTS_DIR, else <warehouse stem>.exports/ next to the warehouse
+file (macros/marts/exports.sql). The other tests build only the exports into
+two copies of the CI warehouse in one folder (export_builds, started with the
+session), so the CI files and warehouse are never written by tests. The
+README's BI examples run here too.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -15,13 +19,21 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import duckdb
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 README = PROJECT_DIR / "README.md"
 BI_SECTION = "## For BI users"
 SALT = "test-salt-of-at-least-16-characters"
+EXPORTS_ONLY = ["build", "--select", "models/exports"]
+EXPORT_FILES = {
+    "exp_audience_members": "exp_audience_members.parquet",
+    "exp_audience_members_csv": "exp_audience_members.csv",
+    "exp_customer_segments": "exp_customer_segments.parquet",
+}
 
 AUDIENCE_COLUMNS = [
     "audience_id",
@@ -52,10 +64,20 @@ AUDIENCES_FROM_MARTS = """
 
 
 def _exports_dir(db_path: Path) -> Path:
-    """Where a build into `db_path` writes its exports (dbt_project.yml)."""
+    """Where a build into `db_path` writes its exports (macros/marts/exports.sql)."""
     value = os.environ.get("SEGMENTS_EXPORTS_DIR")
-    directory = Path(value) if value else db_path.parent / "exports"
+    directory = Path(value) if value else db_path.with_name(db_path.stem + ".exports")
     return directory if directory.is_absolute() else PROJECT_DIR / directory
+
+
+def _view_location(connection, view: str) -> Path:
+    """The file the warehouse view `view` reads (dbt-duckdb writes it between
+    single quotes, a quote in it doubled)."""
+    (view_sql,) = connection.execute(
+        "select sql from duckdb_views() where view_name = ?", [view]
+    ).fetchone()
+    (location,) = re.findall(r"read_\w+\('((?:[^']|'')+)'", view_sql)
+    return Path(location.replace("''", "'"))
 
 
 @pytest.fixture(scope="session")
@@ -69,14 +91,10 @@ def ci_exports(ci_db_path, warehouse) -> dict[str, Path]:
     }
     for model, path in files.items():
         assert path.is_file(), f"{path} not found: run `make ci-build`"
-        (view_sql,) = warehouse.execute(
-            "select sql from duckdb_views() where view_name = ?", [model]
-        ).fetchone()
-        (location,) = re.findall(r"read_\w+\('([^']+)'", view_sql)
-        written = Path(location)
-        if not written.is_absolute():
-            written = PROJECT_DIR / written
-        assert written.resolve() == path.resolve(), (model, view_sql)
+        written = _view_location(warehouse, model)
+        # Absolute: the view reads its file wherever the warehouse is opened.
+        assert written.is_absolute(), (model, written)
+        assert written == path.resolve(), (model, written)
     return files
 
 
@@ -140,34 +158,144 @@ def _sha256(customer_id: str) -> str:
     return hashlib.sha256(f"{SALT}:{customer_id}".encode()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def hashed_exports(ci_db_path, ci_raw_dir, run_dbt, tmp_path_factory) -> Path:
-    """Build only the exports, hashed, into a copy of the CI warehouse."""
-    work = tmp_path_factory.mktemp("hashed_exports")
-    db_path = work / "ci.duckdb"
-    shutil.copy(ci_db_path, db_path)
-    wal = ci_db_path.with_name(ci_db_path.name + ".wal")
+def _copy_warehouse(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    wal = source.with_name(source.name + ".wal")
     if wal.exists():
-        shutil.copy(wal, work / "ci.duckdb.wal")
-    exports = work / "exports"
-    args = [
-        "build",
-        "--select",
-        "models/exports",
-        "--vars",
-        f"{{export_hash_customer_ids: true, exports_dir: '{exports}'}}",
-    ]
+        shutil.copy(wal, target.with_name(target.name + ".wal"))
+    return target
 
-    # Builds may run in other threads: set the salt for dbt's environment
-    # only (run_dbt's env), never in this process's.
-    unsalted = {"SEGMENTS_EXPORT_SALT": None}
-    refused = run_dbt(args, ci_raw_dir, db_path, work / "no_salt", env=unsalted)
-    salted = {"SEGMENTS_EXPORT_SALT": SALT}
-    result = run_dbt(args, ci_raw_dir, db_path, work / "hashed", env=salted)
+
+def _export_builds(
+    ci_db_path, ci_raw_dir, run_dbt, run_concurrently, tmp_path_factory
+) -> SimpleNamespace:
+    """Only the exports, built into two copies of the CI warehouse in one
+    folder with the default exports directory: prod.duckdb as is, past.duckdb
+    (a past date's warehouse, say) with hashed ids and SALT; and past.duckdb's
+    build without the salt, which must stop. The salt is set for dbt's
+    environment only (run_dbt's env), never in this process's."""
+    folder = tmp_path_factory.mktemp("export_builds")
+    builds = SimpleNamespace(folder=folder, results={})
+    hashed_args = [*EXPORTS_ONLY, "--vars", "{export_hash_customer_ids: true}"]
+    plans = {
+        "prod": (EXPORTS_ONLY, {}),
+        "past": (hashed_args, {"SEGMENTS_EXPORT_SALT": SALT}),
+        "no_salt": (hashed_args, {"SEGMENTS_EXPORT_SALT": None}),
+    }
+    for name in ("prod", "past"):
+        _copy_warehouse(ci_db_path, folder / f"{name}.duckdb")
+
+    def build(name: str) -> None:
+        args, env = plans[name]
+        db_path = folder / f"{'past' if name == 'no_salt' else name}.duckdb"
+        env = {**env, "SEGMENTS_DB": str(db_path), "SEGMENTS_EXPORTS_DIR": None}
+        work = tmp_path_factory.mktemp(f"dbt_{name}")
+        builds.results[name] = (work, run_dbt(args, ci_raw_dir, db_path, work, env=env))
+
+    # The refused build first: it must stop before writing past's exports.
+    build("no_salt")
+    run_concurrently(lambda: build("prod"), lambda: build("past"))
+    return builds
+
+
+BACKGROUND = {"export_builds": _export_builds}
+
+
+@pytest.fixture(scope="module")
+def export_builds(background) -> SimpleNamespace:
+    builds = background.result(_export_builds)
+    for name in ("prod", "past"):
+        _, result = builds.results[name]
+        assert result.returncode == 0, result.stdout[-4000:]
+    return builds
+
+
+@pytest.fixture(scope="module")
+def hashed_exports(export_builds) -> Path:
+    return export_builds.folder / "past.exports"
+
+
+def test_a_build_without_the_salt_stops(export_builds):
+    _, refused = export_builds.results["no_salt"]
     assert refused.returncode != 0
     assert "SEGMENTS_EXPORT_SALT" in refused.stdout, refused.stdout[-2000:]
-    assert result.returncode == 0, result.stdout[-4000:]
-    return exports
+
+
+def test_each_warehouse_has_its_own_exports(export_builds):
+    folder = export_builds.folder
+    assert not (folder / "exports").exists()
+    for name, hashed in (("prod", False), ("past", True)):
+        directory = folder / f"{name}.exports"
+        with duckdb.connect(str(folder / f"{name}.duckdb"), read_only=True) as con:
+            # Absolute: the views read their own files wherever the
+            # warehouse is opened from.
+            for model, file_name in EXPORT_FILES.items():
+                location = _view_location(con, model)
+                assert location.is_absolute(), (name, model, location)
+                assert location == directory.resolve() / file_name, (name, model)
+            flags = con.execute(
+                "select distinct is_customer_id_hashed from exp_customer_segments"
+            ).fetchall()
+            rows = con.execute("select count(*) from exp_audience_members").fetchone()
+        assert flags == [(hashed,)], name
+        assert rows[0] > 0, name
+    prod_ids = _ids(folder / "prod.exports" / "exp_customer_segments.parquet")
+    past_ids = _ids(folder / "past.exports" / "exp_customer_segments.parquet")
+    assert len(prod_ids) == len(past_ids) > 0
+    assert not prod_ids & past_ids
+
+
+def _ids(path: Path) -> set[str]:
+    with duckdb.connect() as con:
+        return {
+            row[0]
+            for row in con.execute(
+                "select customer_id from read_parquet(?)", [str(path)]
+            ).fetchall()
+        }
+
+
+def _files(*roots: Path) -> list[Path]:
+    return [path for root in roots for path in root.rglob("*") if path.is_file()]
+
+
+def test_the_salt_is_in_no_artifact_log_or_export(export_builds, warehouse):
+    folder = export_builds.folder
+    roots = [folder / "past.exports"]
+    for name in ("past", "no_salt"):
+        work, _ = export_builds.results[name]
+        roots += [work / "target", work / "logs"]
+    files = [*_files(*roots), folder / "past.duckdb"]
+    secret = SALT.encode()
+    forms = {
+        "plain": secret,
+        "hex": secret.hex().encode(),
+        "base64": base64.b64encode(secret),
+    }
+    found = {
+        (str(path), form)
+        for path in files
+        for form, needle in forms.items()
+        if needle in path.read_bytes()
+    }
+    assert found == set()
+
+    # The search reads what the build wrote: dbt's artifacts and log, the
+    # compiled SQL (which names the function that supplies the salt at run
+    # time) and the exports (the CSV holds the hashes as text).
+    names = {path.name for path in files}
+    assert {"manifest.json", "run_results.json", "dbt.log"} <= names
+    assert any(
+        b"segments_export_salt()" in path.read_bytes()
+        for path in files
+        if path.suffix == ".sql" and path.name.startswith("exp_")
+    )
+    (customer_id,) = warehouse.execute(
+        "select min(customer_id) from fct_audience_members"
+    ).fetchone()
+    csv = folder / "past.exports" / "exp_audience_members.csv"
+    assert _sha256(customer_id).encode() in csv.read_bytes()
 
 
 def test_hashed_ids_are_the_salted_sha256_of_the_raw_ids(warehouse, hashed_exports):
@@ -233,5 +361,5 @@ def test_readme_sql_examples_run_on_the_warehouse(warehouse, ci_db_path, ci_expo
     assert len(examples) >= 5
     exports = _exports_dir(ci_db_path)
     for example in examples:
-        sql = example.replace("'exports/", f"'{exports}/")
+        sql = example.replace("'warehouse.exports/", f"'{exports}/")
         warehouse.execute(sql).fetchall()
