@@ -57,6 +57,7 @@ build: demo-data  ## Set up, generate demo data, build the warehouse (SEGMENTS_D
 	@echo "Query the serving copy from any DuckDB client, read-only, for example:"
 	@echo "  $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(SERVING_DB)', read_only=True).sql('select * from fct_customer_segments limit 5'))\""
 	@echo "Marts: dim_customers, fct_customer_scores, fct_customer_segments, fct_audience_members, dim_audiences, rpt_*."
+	@echo "Activation files: $(basename $(SEGMENTS_DB)).exports/ (unless SEGMENTS_EXPORTS_DIR is set; README, Exports)."
 	@echo "The warehouse also holds score_* (churn, purchase propensity, CLV, segments, lookalike, uplift per customer),"
 	@echo "        train_* (model registry), feat_customers (features), stg_shop__* (clean raw data),"
 	@echo "        int_raw_rows_quarantined (refused rows and why). See README.md (Connect a BI tool)."
