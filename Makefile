@@ -31,7 +31,7 @@ DBT := $(BIN)/dbt
 DBT_FLAGS := --profiles-dir . --project-dir .
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo-data build refresh simulate-weeks test lint unit ci-data ci-build integration clean bench
+.PHONY: help setup demo-data build refresh simulate-weeks test lint unit ci-data ci-build integration clean bench docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -103,6 +103,11 @@ ci-build: ci-data  ## dbt build with every data test and the negative fixtures, 
 	rm -f $(CI_DB) $(CI_DB).wal
 	SEGMENTS_RAW_DIR=$(CI_RAW_DIR) SEGMENTS_DB=$(CI_DB) DBT_TARGET_PATH=target/ci/dbt \
 		$(BIN)/python -m predictive_segments.simulate_weeks --weeks 2 --vars '{enable_test_fixtures: true}'
+
+DOCS_PORT ?= 8080
+docs: setup  ## dbt docs generate for SEGMENTS_DB (built or not; catalog once built) and serve them on DOCS_PORT
+	$(DBT) docs generate $(DBT_FLAGS)
+	$(DBT) docs serve $(DBT_FLAGS) --port $(DOCS_PORT)
 
 .PHONY: ci-docs
 ci-docs: ci-build  ## dbt docs generate and compile the analyses against the CI warehouse

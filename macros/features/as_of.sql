@@ -18,7 +18,7 @@
         {{ return(valid_date_var('as_of_date', configured)) }}
     {%- endif -%}
     {%- set orders = ref('base_shop__orders') -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return('1970-01-01') }}
     {%- endif -%}
     {%- set result = run_query(
@@ -102,7 +102,7 @@
     -#}
     {%- set orders = ref('base_shop__orders') -%}
     {%- set as_of = as_of_date() -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return(0) }}
     {%- endif -%}
     {%- set longest = [var('propensity_window_days') | int,
@@ -226,7 +226,7 @@
     {%- set assignments = ref('stg_shop__campaign_assignments') -%}
     {#- Called before any early return so that their ref()s are always seen. -#}
     {%- do as_of_date() -%}
-    {%- if not execute or var('render_only', false) or not retrains() -%}
+    {%- if not execute or render_only() or not retrains() -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set result = run_query(

@@ -91,7 +91,7 @@
         models render with their real shape.
     -#}
     {%- set seed = ref('audience_rules') -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {%- set placeholders = [] -%}
         {%- for audience_id in builtin_audience_ids() -%}
             {%- do placeholders.append(audience_from_rows(audience_id, [

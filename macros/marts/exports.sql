@@ -61,7 +61,7 @@
         warehouse is opened. As configured when not executing.
     -#}
     {%- set directory = exports_dir() -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return(directory) }}
     {%- endif -%}
     {%- do require_export_runtime('segments_absolute_path') -%}
@@ -113,7 +113,7 @@
 {%- endmacro %}
 
 {% macro duckdb__export_salt() -%}
-    {%- if execute and not var('render_only', false) -%}
+    {%- if execute and not render_only() -%}
         {%- do require_export_runtime('segments_export_salt') -%}
         {%- set problem = run_query(
             "select segments_export_salt_problem()").rows[0][0] -%}
@@ -125,7 +125,7 @@
 {%- endmacro %}
 
 {% macro default__export_salt() -%}
-    {%- if execute and not var('render_only', false) -%}
+    {%- if execute and not render_only() -%}
         {{ exceptions.raise_compiler_error(
             "var export_hash_customer_ids: hashed export ids need the salt "
             ~ "read at run time inside the engine (DuckDB: plugin "

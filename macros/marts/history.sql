@@ -13,7 +13,7 @@
         The history table `relation` as it exists in the warehouse, or none:
         before its first build, at parse time and when only rendering SQL.
     -#}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(adapter.get_relation(
@@ -55,7 +55,7 @@
         before any model is written (the snapshot itself checks again for
         the default as_of_date, which is known only once orders are staged).
     -#}
-    {%- if execute and var('as_of_date', none) and not var('render_only', false) -%}
+    {%- if execute and var('as_of_date', none) and not render_only() -%}
         {%- set snapshot_id = 'snapshot.predictive_segments.snap_customer_segments' -%}
         {%- if snapshot_id in selected_resources -%}
             {%- set node = graph.nodes[snapshot_id] -%}

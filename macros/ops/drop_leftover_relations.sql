@@ -8,7 +8,7 @@
         hold the warehouse at a time (profiles.yml, warehouse_lock), so none
         of them belongs to a running build.
     -#}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set leftovers = run_query(

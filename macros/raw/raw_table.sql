@@ -328,7 +328,7 @@
 
 
 {% macro raw_table_files(table_name) -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return([]) }}
     {%- endif -%}
     {{ return(adapter.dispatch('raw_table_files', 'predictive_segments')(table_name)) }}
@@ -346,7 +346,7 @@
         {{ return('select 1 as placeholder') }}
     {%- endif -%}
     {%- set columns = raw_contract_columns(table_name) -%}
-    {%- if var('render_only', false) -%}
+    {%- if render_only() -%}
         {#- Linting renders SQL without reading any file. -#}
         {{ return(raw_empty_select(columns)) }}
     {%- endif -%}

@@ -36,7 +36,7 @@
         {{ return({'source': raw_table(table_name), 'reload': false}) }}
     {%- endif -%}
     {%- set current = raw_table_files(table_name) -%}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return({'source': raw_table(table_name), 'reload': false}) }}
     {%- endif -%}
     {%- set existing_columns = [] -%}

@@ -457,7 +457,7 @@
         an absent optional column as `cast(null as ...) as <column>` in the
         branch of each file.
     -#}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set absent = 'cast\\(null as [^()]*\\) as ' ~ column_name ~ '\\s*,' -%}

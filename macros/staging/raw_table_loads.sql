@@ -239,7 +239,7 @@
         Returns 'passed' or 'accepted_change' (var accept_volume_change let
         a volume drop through).
     -#}
-    {%- if not execute or var('render_only', false) -%}
+    {%- if not execute or render_only() -%}
         {{ return('passed') }}
     {%- endif -%}
     {%- set max_share = guard_share_var('max_quarantined_share') -%}

@@ -22,7 +22,7 @@
             "segment_stability on " ~ model ~ "." ~ column_name ~ ": min_share "
             ~ "must be a share between 0 and 1 (e.g. 0.8), got " ~ min_share) }}
     {%- endif -%}
-    {%- if execute -%}
+    {%- if execute and not render_only() -%}
         {%- set result = run_query(
             'select count(distinct dbt_valid_from) from ' ~ model) -%}
         {%- if result.columns[0].values()[0] < 2 -%}

@@ -83,7 +83,7 @@
         Only while executing and when the model exists (not while parsing,
         rendering or compiling before a build).
     -#}
-    {%- if not execute or spec is none or var('render_only', false) -%}
+    {%- if not execute or spec is none or render_only() -%}
         {{ return('') }}
     {%- endif -%}
     {%- if model.identifier is defined -%}
