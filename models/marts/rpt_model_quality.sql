@@ -107,6 +107,10 @@ with_metrics as (
             when with_family.model_family in ('churn', 'purchase_propensity')
                 then {{ json_number('with_family.metrics', 'lift_quality') }}
         end as lift_quality,
+        case
+            when with_family.model_family = 'uplift'
+                then {{ json_number('with_family.metrics', 'qini_normalized') }}
+        end as qini_normalized,
         {#- The rung of the ladder (predictive_segments.ladder) and the
             backtest window it was validated on; families without a
             ladder leave both null. #}
@@ -190,6 +194,7 @@ final as (
         cast(with_metrics.future_value_lift as double) as future_value_lift,
         cast(with_metrics.top_tier_lift as double) as top_tier_lift,
         cast(with_metrics.lift_quality as double) as lift_quality,
+        cast(with_metrics.qini_normalized as double) as qini_normalized,
         cast(with_metrics.validated_horizon_days as {{ dbt.type_int() }})
             as validated_horizon_days,
         cast(with_metrics.prospect_method as {{ dbt.type_string() }})

@@ -421,6 +421,25 @@ def qini_coefficient(outcome: object, treated: object, uplift_score: object) -> 
     return float(area / len(np.asarray(outcome)))
 
 
+def qini_normalized(outcome: object, treated: object, uplift_score: object) -> float:
+    """Return the normalized Qini: the Qini coefficient over the perfect one.
+
+    (area of the score's Qini curve - area of the random line) / (the same
+    for the perfect ranking, which targets the treated responders first and
+    the control responders last), as scikit-uplift's ``qini_auc_score`` with
+    ``negative_effect=True``: 1 for the perfect ranking, about 0 for a random
+    one, negative below random. Unlike :func:`qini_coefficient` (incremental
+    responders per customer, which depends on the campaign's response rates)
+    it compares campaigns. NaN when the perfect ranking gains nothing over
+    random (no responder).
+    """
+    y, t, _ = _uplift_inputs(outcome, treated, uplift_score, binary_outcome=True)
+    perfect = qini_coefficient(y, t, y * t - y * (1.0 - t))
+    if perfect <= 0:
+        return float("nan")
+    return qini_coefficient(outcome, treated, uplift_score) / perfect
+
+
 def auuc(outcome: object, treated: object, uplift_score: object) -> float:
     """Return the area under the uplift curve, normalized to [0, 1] on the x axis.
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .lookalike import _informative_columns, _numeric_matrix, _select_features
-from .metrics import auuc, qini_coefficient
+from .metrics import auuc, qini_coefficient, qini_normalized
 from .ml_libs import StratifiedKFold, xgb
 
 OutcomeType = Literal["auto", "binary", "continuous"]
@@ -516,7 +516,8 @@ def choose_uplift_model(
     ``report`` holds ``chosen`` ('t_learner' or 'x_learner'),
     ``selection_rule``, ``evaluation`` (how the scores were computed),
     ``qini_outcome``, ``auuc_outcome``, ``models`` ({name:
-    {'qini_coefficient', 'auuc'}}, out-of-fold over all rows), ``random``
+    {'qini_coefficient', 'qini_normalized', 'auuc'}}, out-of-fold over all
+    rows), ``random``
     ({'qini_coefficient', 'auuc', 'repeats'}), ``n_folds``, ``n_rows`` and
     ``arms`` (the ``check_arms`` message).
 
@@ -548,6 +549,7 @@ def choose_uplift_model(
     scores = {
         kind: {
             "qini_coefficient": qini_coefficient(converted, t, out_of_fold[kind]),
+            "qini_normalized": qini_normalized(converted, t, out_of_fold[kind]),
             "auuc": auuc(y, t, out_of_fold[kind]),
         }
         for kind in kinds
@@ -935,7 +937,9 @@ def uplift_runs(
     The outcome is conversion within the window (binary, so the Qini
     coefficient is defined). ``choose_uplift_model`` cross-fits T- and
     X-learner with ``n_folds`` folds and picks one; the metrics'
-    ``qini_coefficient`` and ``auuc`` are the chosen learner's, out of fold
+    ``qini_coefficient`` (incremental responders per customer),
+    ``qini_normalized`` (over the perfect ranking's, 1 = perfect) and
+    ``auuc`` are the chosen learner's, out of fold
     over all the campaign's participants (comparable with the Qini of any
     other ranking of the same participants). The model is approved when that
     Qini reaches ``min_qini`` and beats random targeting
@@ -1043,6 +1047,7 @@ def uplift_runs(
         metrics = {
             **report,
             "qini_coefficient": chosen["qini_coefficient"],
+            "qini_normalized": chosen["qini_normalized"],
             "auuc": chosen["auuc"],
             "qini_over_random": chosen["qini_coefficient"]
             - report["random"]["qini_coefficient"],

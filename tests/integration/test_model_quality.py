@@ -10,6 +10,7 @@ benchmarks/model_proofs.py prints at any scale.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from predictive_segments.metrics import qini_coefficient
 from predictive_segments.synth import proofs
 from predictive_segments.synth._params import BEHAVIORAL_PERSONAS
 
@@ -117,3 +119,30 @@ def test_uplift_qini_is_close_to_the_oracle(uplift_build):
             figures,
         )
         assert figures["model"] >= MIN_QINI_MARGIN, (campaign, figures)
+
+
+def test_normalized_qini_is_over_the_perfect_ranking(uplift_build):
+    """The registry's qini_normalized of each campaign (published as
+    rpt_model_quality.qini_normalized): its out-of-fold Qini over the Qini
+    of the perfect ranking (treated converters first, control converters
+    last) of the same participants."""
+    connection, _ = uplift_build
+    examples = connection.execute(
+        "select campaign_id, is_treated, has_converted from ml_uplift_examples"
+    ).df()
+    runs = connection.execute(
+        "select model_kind, metrics from train_uplift "
+        "where run_id = (select run_id from train_uplift order by trained_at desc "
+        "limit 1) and model_kind like 'uplift:%'"
+    ).df()
+    assert len(runs)
+    for run in runs.itertuples():
+        metrics = json.loads(run.metrics)
+        rows = examples[examples["campaign_id"] == run.model_kind.split(":", 1)[1]]
+        y = rows["has_converted"].to_numpy(dtype=float)
+        t = rows["is_treated"].to_numpy(dtype=float)
+        perfect = qini_coefficient(y, t, y * t - y * (1 - t))
+        assert metrics["qini_normalized"] == pytest.approx(
+            metrics["qini_coefficient"] / perfect, rel=1e-9
+        )
+        assert metrics["qini_normalized"] <= 1

@@ -218,6 +218,49 @@ def test_qini_true_uplift_beats_random_and_matches_oracle():
     assert q_true == pytest.approx(oracle, abs=0.002)
 
 
+def _qini_auc_score_reference(y, uplift, treatment):
+    """scikit-uplift's qini_auc_score (negative_effect=True), written out:
+    x in customers, one point per distinct score, areas by the trapezoid."""
+
+    def curve(score):
+        order = np.argsort(score, kind="mergesort")[::-1]
+        ys, ts, ss = y[order], treatment[order], score[order]
+        ends = np.r_[np.where(np.diff(ss))[0], ss.size - 1]
+        n_t = np.cumsum(ts)[ends]
+        r_t = np.cumsum(ys * ts)[ends]
+        r_c = np.cumsum(ys * (1 - ts))[ends]
+        n_all = ends + 1.0
+        n_c = n_all - n_t
+        q = r_t - r_c * np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c != 0)
+        return np.r_[0.0, n_all], np.r_[0.0, q]
+
+    x, q = curve(uplift)
+    xp, qp = curve(y * treatment - y * (1 - treatment))
+    baseline = np.trapezoid([0.0, qp[-1]], [0.0, xp[-1]])
+    return (np.trapezoid(q, x) - baseline) / (np.trapezoid(qp, xp) - baseline)
+
+
+def test_qini_normalized_is_one_for_the_perfect_ranking_and_zero_at_random():
+    outcome, treated, tau, random_score = _randomized_trial(9)
+    perfect = outcome * treated - outcome * (1 - treated)
+    assert m.qini_normalized(outcome, treated, perfect) == pytest.approx(1.0)
+    # The s.d. of a random score's normalized Qini is about 0.01 here.
+    assert abs(m.qini_normalized(outcome, treated, random_score)) < 0.03
+    assert m.qini_normalized(outcome, treated, -perfect) < -0.5
+    true = m.qini_normalized(outcome, treated, tau)
+    assert 0 < true < 1
+    # The coefficient over the perfect coefficient, as scikit-uplift defines it.
+    for score in (tau, random_score, np.round(tau, 2)):
+        assert m.qini_normalized(outcome, treated, score) == pytest.approx(
+            _qini_auc_score_reference(outcome, score, treated), rel=1e-9
+        )
+
+
+def test_qini_normalized_without_responders_is_nan():
+    treated = np.array([1.0, 0.0, 1.0, 0.0])
+    assert math.isnan(m.qini_normalized(np.zeros(4), treated, [0.1, 0.2, 0.3, 0.4]))
+
+
 def test_auuc_true_uplift_beats_random():
     outcome, treated, tau, random_score = _randomized_trial(8)
     a_true = m.auuc(outcome, treated, tau)
