@@ -164,8 +164,12 @@ final as (
         cast(
             cumulated.incremental_revenue_per_contact as {{ type_money() }}
         ) as incremental_revenue_per_contact,
+        {#- From the revenue to the cent: DuckDB sums doubles in parallel in
+            no fixed order, so the raw sum may differ in its last bits
+            between equal builds. #}
         cast(
-            cumulated.incremental_revenue / nullif(cumulated.contact_cost, 0)
+            cast(cumulated.incremental_revenue as {{ type_money() }})
+            / nullif(cumulated.contact_cost, 0)
             as double
         ) as return_on_spend,
         cast(cumulated.cumulative_cost as {{ type_money() }})

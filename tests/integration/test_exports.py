@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -342,8 +343,13 @@ def _code_blocks(language: str) -> list[str]:
 
 def test_readme_python_example_runs_on_a_plain_duckdb_client(ci_db_path, ci_exports):
     (example,) = _code_blocks("python")
-    assert "warehouse.duckdb" in example and "read_only=True" in example
-    code = example.replace("warehouse.duckdb", str(ci_db_path))
+    # BI tools and scripts read the serving copy (README, Connect a BI tool),
+    # which the CI build publishes beside its warehouse.
+    assert "warehouse.serving.duckdb" in example and "read_only=True" in example
+    serving = ci_db_path.with_name(f"{ci_db_path.stem}.serving.duckdb")
+    assert serving.exists()
+    # The block sits in a list item: its lines are indented.
+    code = textwrap.dedent(example).replace("warehouse.serving.duckdb", str(serving))
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=PROJECT_DIR,
