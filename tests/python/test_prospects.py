@@ -15,9 +15,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_ladder import _orders as ladder_orders
 
 from predictive_segments import churn, clv, metrics, prospects, registry
-from predictive_segments.synth import RealExportConfig, generate_real_export
 
 AS_OF = pd.Timestamp("1997-10-01")
 WINDOW = 136  # the prospect window of 9 months of orders: half the history
@@ -178,26 +178,9 @@ def test_attach_and_split_round_trip(fitted, examples):
     assert other["model_version"] != row["model_version"]
 
 
-def _nine_months_orders() -> pd.DataFrame:
-    table = (
-        generate_real_export(
-            RealExportConfig(customers=3000, months=9, seed=3, null_id_rate=0)
-        )
-        .tables["orders"]
-        .to_pandas()
-    )
-    return pd.DataFrame(
-        {
-            "customer_id": table["customer_id"].astype(str),
-            "order_date": pd.to_datetime(table["ordered_at"]),
-            "amount": table["amount"],
-        }
-    ).sort_values(["customer_id", "order_date", "amount"], ignore_index=True)
-
-
 @pytest.fixture(scope="module")
 def nine_months() -> pd.DataFrame:
-    return _nine_months_orders()
+    return ladder_orders(months=9)
 
 
 def _features_at_as_of(orders: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -214,35 +197,44 @@ def _features_at_as_of(orders: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(cutoff_date=AS_OF).reset_index(drop=True)
 
 
-def test_bgnbd_rung_scores_prospects_with_the_prospect_model(nine_months, examples):
+def _rung(orders: pd.DataFrame, kind: str, prospect_examples: pd.DataFrame) -> dict:
+    """The registry row of ``kind`` trained without label windows: the rung."""
     empty = pd.DataFrame(
         columns=["customer_id", "cutoff_date", "window_index", "label", "as_of_date"]
     )
-    row = churn.train_family_run(
+    return churn.train_family_run(
         empty,
-        nine_months,
-        kind="purchase_propensity",
+        orders,
+        kind=kind,
         label_column="label",
         window_days=273,
         as_of_date=AS_OF,
         run_id="run",
         trained_at=TRAINED_AT,
         min_auc=0.6,
-        prospect_examples=examples,
+        prospect_examples=prospect_examples,
     )
-    assert row["status"] == registry.APPROVED, row["reason"]
-    notes = json.loads(row["metrics"])
-    assert notes["method"] == "bgnbd" and notes["prospect_model"] == "prospect_gbm"
-    new = _prospect_examples(300, seed=6, cutoff=AS_OF)
-    features = _features_at_as_of(nine_months, new)
-    scores = churn.score_probability_model(
+
+
+def _purchase_scores(row: dict, features: pd.DataFrame, orders: pd.DataFrame):
+    return churn.score_probability_model(
         registry.to_arrow([row]).to_pandas(),
         features,
         kind="purchase_propensity",
         eligible=np.ones(len(features), dtype=bool),
         ineligible_reason="",
-        orders=nine_months,
+        orders=orders,
     )
+
+
+def test_bgnbd_rung_scores_prospects_with_the_prospect_model(nine_months, examples):
+    row = _rung(nine_months, "purchase_propensity", examples)
+    assert row["status"] == registry.APPROVED, row["reason"]
+    notes = json.loads(row["metrics"])
+    assert notes["method"] == "bgnbd" and notes["prospect_model"] == "prospect_gbm"
+    new = _prospect_examples(300, seed=6, cutoff=AS_OF)
+    features = _features_at_as_of(nine_months, new)
+    scores = _purchase_scores(row, features, nine_months)
     buyer = (features["order_count"] > 0).to_numpy()
     assert set(scores.loc[buyer, "method"]) == {"bgnbd"}
     assert set(scores.loc[~buyer, "method"]) == {"prospect_gbm"}
@@ -255,46 +247,14 @@ def test_bgnbd_rung_scores_prospects_with_the_prospect_model(nine_months, exampl
         model.probability(features[~buyer], 273),
     )
     # Churn never uses it: prospects are not churn's population.
-    churn_row = churn.train_family_run(
-        empty,
-        nine_months,
-        kind="churn",
-        label_column="label",
-        window_days=273,
-        as_of_date=AS_OF,
-        run_id="run",
-        trained_at=TRAINED_AT,
-        min_auc=0.6,
-        prospect_examples=examples,
-    )
+    churn_row = _rung(nine_months, "churn", examples)
     assert "prospect_model" not in json.loads(churn_row["metrics"])
 
 
 def test_without_a_prospect_model_the_note_says_why(nine_months, examples):
-    empty = pd.DataFrame(
-        columns=["customer_id", "cutoff_date", "window_index", "label", "as_of_date"]
-    )
-    row = churn.train_family_run(
-        empty,
-        nine_months,
-        kind="purchase_propensity",
-        label_column="label",
-        window_days=273,
-        as_of_date=AS_OF,
-        run_id="run",
-        trained_at=TRAINED_AT,
-        min_auc=0.6,
-        prospect_examples=examples.iloc[:0],
-    )
+    row = _rung(nine_months, "purchase_propensity", examples.iloc[:0])
     features = _features_at_as_of(nine_months, _prospect_examples(5, 7, AS_OF))
-    scores = churn.score_probability_model(
-        registry.to_arrow([row]).to_pandas(),
-        features,
-        kind="purchase_propensity",
-        eligible=np.ones(len(features), dtype=bool),
-        ineligible_reason="",
-        orders=nine_months,
-    )
+    scores = _purchase_scores(row, features, nine_months)
     prospect = scores.iloc[-1]
     assert np.isnan(prospect["probability"])
     assert (
